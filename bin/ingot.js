@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+import { main } from '../dist/src/cli/main.js';
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`error[INTERNAL]: ${e?.message ?? e}\n`);
+    process.exitCode = 70;
+  },
+);

@@ -1,0 +1,312 @@
+/*
+ * ingot_sys: the few Linux system calls that node:fs does not expose and that an
+ * OSTree-compatible store needs: extended attributes (l* variants, never following
+ * symlinks), OFD locks for the repository lock, syncfs(2) for transaction durability,
+ * FICLONE reflinks, renameat2(RENAME_EXCHANGE|RENAME_NOREPLACE), and the inode flags ioctl
+ * (chattr +i on deployments).
+ *
+ * Contract: every function is synchronous and throws a JS Error whose `code` is the errno
+ * name (EPERM, ENODATA, EWOULDBLOCK, ...) and whose `errno` is the number, like node:fs does.
+ */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define PATH_BUF 4096
+
+static const char *errno_name(int e) {
+  switch (e) {
+  case EPERM: return "EPERM"; case ENOENT: return "ENOENT"; case EIO: return "EIO";
+  case EBADF: return "EBADF"; case EAGAIN: return "EAGAIN"; case ENOMEM: return "ENOMEM";
+  case EACCES: return "EACCES"; case EEXIST: return "EEXIST"; case EXDEV: return "EXDEV";
+  case ENOTDIR: return "ENOTDIR"; case EISDIR: return "EISDIR"; case EINVAL: return "EINVAL";
+  case ENOSPC: return "ENOSPC"; case EROFS: return "EROFS"; case ERANGE: return "ERANGE";
+  case ENOSYS: return "ENOSYS"; case ENODATA: return "ENODATA"; case ENOTSUP: return "ENOTSUP";
+  case E2BIG: return "E2BIG"; case EINTR: return "EINTR"; case ENOTTY: return "ENOTTY";
+  case ELOOP: return "ELOOP"; case ENAMETOOLONG: return "ENAMETOOLONG"; case EDQUOT: return "EDQUOT";
+  case ENOTEMPTY: return "ENOTEMPTY"; case EBUSY: return "EBUSY";
+  default: return "EUNKNOWN";
+  }
+}
+
+static napi_value throw_errno(napi_env env, int e, const char *syscall, const char *path) {
+  char msg[PATH_BUF + 128];
+  snprintf(msg, sizeof msg, "%s: %s, %s '%s'", errno_name(e), strerror(e), syscall, path ? path : "");
+  napi_value code, message, err, errnum;
+  napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &err);
+  napi_create_int32(env, -e, &errnum);
+  napi_set_named_property(env, err, "errno", errnum);
+  napi_set_named_property(env, err, "code", code);
+  napi_value sc;
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
+  napi_set_named_property(env, err, "syscall", sc);
+  if (path) {
+    napi_value p;
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &p);
+    napi_set_named_property(env, err, "path", p);
+  }
+  napi_throw(env, err);
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, "ingot_sys: missing arguments");
+    return 0;
+  }
+  return 1;
+}
+
+/* Reads a string or Buffer argument into a NUL-terminated buffer. */
+static int get_path(napi_env env, napi_value v, char *buf, size_t cap) {
+  bool isbuf = false;
+  napi_is_buffer(env, v, &isbuf);
+  if (isbuf) {
+    void *data; size_t len;
+    napi_get_buffer_info(env, v, &data, &len);
+    if (len >= cap) { napi_throw_range_error(env, NULL, "path too long"); return 0; }
+    memcpy(buf, data, len);
+    buf[len] = 0;
+    return 1;
+  }
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a string or Buffer path");
+    return 0;
+  }
+  if (len >= cap - 1) { napi_throw_range_error(env, NULL, "path too long"); return 0; }
+  return 1;
+}
+
+static int get_int(napi_env env, napi_value v, int32_t *out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected an integer");
+    return 0;
+  }
+  return 1;
+}
+
+/* llistxattr(path) -> string[] */
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path, sizeof path)) return NULL;
+  char stackbuf[4096];
+  char *buf = stackbuf;
+  ssize_t n = llistxattr(path, buf, sizeof stackbuf);
+  if (n < 0 && errno == ERANGE) {
+    ssize_t need = llistxattr(path, NULL, 0);
+    if (need < 0) return throw_errno(env, errno, "llistxattr", path);
+    buf = malloc((size_t)need + 1);
+    if (!buf) return throw_errno(env, ENOMEM, "llistxattr", path);
+    n = llistxattr(path, buf, (size_t)need + 1);
+  }
+  if (n < 0) {
+    int e = errno;
+    if (buf != stackbuf) free(buf);
+    if (e == ENOTSUP) { napi_value arr; napi_create_array(env, &arr); return arr; }
+    return throw_errno(env, e, "llistxattr", path);
+  }
+  napi_value arr;
+  napi_create_array(env, &arr);
+  uint32_t idx = 0;
+  for (ssize_t off = 0; off < n;) {
+    size_t l = strnlen(buf + off, (size_t)(n - off));
+    napi_value s;
+    napi_create_string_utf8(env, buf + off, l, &s);
+    napi_set_element(env, arr, idx++, s);
+    off += (ssize_t)l + 1;
+  }
+  if (buf != stackbuf) free(buf);
+  return arr;
+}
+
+/* lgetxattr(path, name) -> Buffer | null (null when the attribute is absent) */
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[PATH_BUF], name[512];
+  if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], path, sizeof path) ||
+      !get_path(env, argv[1], name, sizeof name)) return NULL;
+  char stackbuf[4096];
+  ssize_t n = lgetxattr(path, name, stackbuf, sizeof stackbuf);
+  char *buf = stackbuf;
+  if (n < 0 && errno == ERANGE) {
+    ssize_t need = lgetxattr(path, name, NULL, 0);
+    if (need < 0) return throw_errno(env, errno, "lgetxattr", path);
+    buf = malloc((size_t)need + 1);
+    if (!buf) return throw_errno(env, ENOMEM, "lgetxattr", path);
+    n = lgetxattr(path, name, buf, (size_t)need + 1);
+  }
+  if (n < 0) {
+    int e = errno;
+    if (buf != stackbuf) free(buf);
+    if (e == ENODATA || e == ENOTSUP) { napi_value nul; napi_get_null(env, &nul); return nul; }
+    return throw_errno(env, e, "lgetxattr", path);
+  }
+  napi_value out;
+  void *dst;
+  napi_create_buffer_copy(env, (size_t)n, buf, &dst, &out);
+  if (buf != stackbuf) free(buf);
+  return out;
+}
+
+/* lsetxattr(path, name, Buffer value) */
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[PATH_BUF], name[512];
+  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], path, sizeof path) ||
+      !get_path(env, argv[1], name, sizeof name)) return NULL;
+  void *data; size_t len;
+  if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "value must be a Buffer");
+    return NULL;
+  }
+  if (lsetxattr(path, name, data, len, 0) < 0) return throw_errno(env, errno, "lsetxattr", path);
+  return NULL;
+}
+
+/* fsetxattr(fd, name, Buffer value) */
+static napi_value js_fsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd;
+  char name[512];
+  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], &fd) ||
+      !get_path(env, argv[1], name, sizeof name)) return NULL;
+  void *data; size_t len;
+  if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "value must be a Buffer");
+    return NULL;
+  }
+  if (fsetxattr(fd, name, data, len, 0) < 0) return throw_errno(env, errno, "fsetxattr", name);
+  return NULL;
+}
+
+/* lremovexattr(path, name) */
+static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[PATH_BUF], name[512];
+  if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], path, sizeof path) ||
+      !get_path(env, argv[1], name, sizeof name)) return NULL;
+  if (lremovexattr(path, name) < 0) return throw_errno(env, errno, "lremovexattr", path);
+  return NULL;
+}
+
+/* ofdlock(fd, op, nb): an open-file-description lock over the whole file (fcntl
+ * F_OFD_SETLK[W]), the kind libostree takes on a repository's .lock. op: 0 shared (read),
+ * 1 exclusive (write), 2 unlock. Returns false when nb and the lock is held elsewhere. */
+static napi_value js_ofdlock(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd, op, nb;
+  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &op) ||
+      !get_int(env, argv[2], &nb)) return NULL;
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = op == 0 ? F_RDLCK : op == 1 ? F_WRLCK : F_UNLCK;
+  fl.l_whence = SEEK_SET;
+  int r;
+  do { r = fcntl(fd, nb ? F_OFD_SETLK : F_OFD_SETLKW, &fl); } while (r < 0 && errno == EINTR);
+  napi_value out;
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EACCES) { napi_get_boolean(env, false, &out); return out; }
+    return throw_errno(env, errno, "fcntl(F_OFD_SETLK)", NULL);
+  }
+  napi_get_boolean(env, true, &out);
+  return out;
+}
+
+/* syncfs(fd): flush the whole file system holding fd. */
+static napi_value js_syncfs(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return NULL;
+  if (syncfs(fd) < 0) return throw_errno(env, errno, "syncfs", NULL);
+  return NULL;
+}
+
+/* ficlone(srcfd, dstfd): share extents (reflink). Throws EOPNOTSUPP/EXDEV/EINVAL where not possible. */
+static napi_value js_ficlone(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t src, dst;
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &src) || !get_int(env, argv[1], &dst)) return NULL;
+  if (ioctl(dst, FICLONE, src) < 0) return throw_errno(env, errno, "ioctl(FICLONE)", NULL);
+  return NULL;
+}
+
+/* renameat2(old, new, flags): flags 1 = RENAME_NOREPLACE, 2 = RENAME_EXCHANGE. */
+static napi_value js_rename2(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char a[PATH_BUF], b[PATH_BUF];
+  int32_t flags;
+  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], a, sizeof a) ||
+      !get_path(env, argv[1], b, sizeof b) || !get_int(env, argv[2], &flags)) return NULL;
+  unsigned f = 0;
+  if (flags & 1) f |= RENAME_NOREPLACE;
+  if (flags & 2) f |= RENAME_EXCHANGE;
+  if (renameat2(AT_FDCWD, a, AT_FDCWD, b, f) < 0) return throw_errno(env, errno, "renameat2", a);
+  return NULL;
+}
+
+/* getflags(path) / setflags(path, flags): FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (chattr). */
+static napi_value js_getflags(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path, sizeof path)) return NULL;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return throw_errno(env, errno, "open", path);
+  int flags = 0;
+  int r = ioctl(fd, FS_IOC_GETFLAGS, &flags);
+  int e = errno;
+  close(fd);
+  if (r < 0) return throw_errno(env, e, "ioctl(FS_IOC_GETFLAGS)", path);
+  napi_value out;
+  napi_create_int32(env, flags, &out);
+  return out;
+}
+
+static napi_value js_setflags(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[PATH_BUF];
+  int32_t flags;
+  if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], path, sizeof path) ||
+      !get_int(env, argv[1], &flags)) return NULL;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return throw_errno(env, errno, "open", path);
+  int f = flags;
+  int r = ioctl(fd, FS_IOC_SETFLAGS, &f);
+  int e = errno;
+  close(fd);
+  if (r < 0) return throw_errno(env, e, "ioctl(FS_IOC_SETFLAGS)", path);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"fsetxattr", NULL, js_fsetxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL},
+    {"ofdlock", NULL, js_ofdlock, NULL, NULL, NULL, napi_default, NULL},
+    {"syncfs", NULL, js_syncfs, NULL, NULL, NULL, napi_default, NULL},
+    {"ficlone", NULL, js_ficlone, NULL, NULL, NULL, napi_default, NULL},
+    {"rename2", NULL, js_rename2, NULL, NULL, NULL, napi_default, NULL},
+    {"getflags", NULL, js_getflags, NULL, NULL, NULL, napi_default, NULL},
+    {"setflags", NULL, js_setflags, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,47 @@
+/**
+ * The native addon (native/ingot_sys.c): xattrs, OFD locks, syncfs, reflink, renameat2, inode
+ * flags. Built by `npm ci` (node-gyp). Errors carry the errno name in `code`, as node:fs does.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import * as path from 'node:path';
+import { IngotError } from '../core/errors.js';
+
+export interface NativeSys {
+  llistxattr(path: string | Buffer): string[];
+  lgetxattr(path: string | Buffer, name: string): Buffer | null;
+  lsetxattr(path: string | Buffer, name: string, value: Buffer): void;
+  fsetxattr(fd: number, name: string, value: Buffer): void;
+  lremovexattr(path: string | Buffer, name: string): void;
+  /** op: 0 shared, 1 exclusive, 2 unlock. Returns false if nonblocking and busy. */
+  ofdlock(fd: number, op: number, nonblocking: number): boolean;
+  syncfs(fd: number): void;
+  ficlone(srcFd: number, dstFd: number): void;
+  /** flags: 1 RENAME_NOREPLACE, 2 RENAME_EXCHANGE */
+  rename2(from: string, to: string, flags: number): void;
+  getflags(path: string): number;
+  setflags(path: string, flags: number): void;
+}
+
+let cached: NativeSys | undefined;
+
+export function sys(): NativeSys {
+  if (cached) return cached;
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // dist/src/platform -> package root
+  const root = path.resolve(here, '..', '..', '..');
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require(path.join(root, 'build', 'Release', 'ingot_sys.node')) as NativeSys;
+  } catch (e) {
+    throw new IngotError('INTERNAL', `the native addon build/Release/ingot_sys.node could not be loaded`, {
+      cause: e,
+      hint: "run 'npm ci' (it builds the addon with node-gyp; needs python3, make and g++)",
+    });
+  }
+  return cached;
+}
+
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const FS_IMMUTABLE_FL = 0x10;

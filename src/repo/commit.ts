@@ -1,0 +1,373 @@
+/**
+ * The commit writer: a directory on disk → content, dirtree and dirmeta objects → a commit
+ * object → the ref, in that order. Content is hashed and stored by worker threads on every
+ * core while the main thread walks; metadata objects are written as directories complete.
+ * Durability: one syncfs() after all tree objects, then the commit object (fsynced), then the
+ * ref (atomic rename, fsynced) last, so a crash at any point leaves the ref at the old commit or
+ * the new one, and every commit object present has its whole tree.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { IngotError, errnoCode, ioError } from '../core/errors.js';
+import type { Checksum } from '../core/checksum.js';
+import {
+  encodeCommit,
+  encodeDirMeta,
+  encodeDirTree,
+  encodeSizeEntry,
+  contentChecksum,
+  S_IFLNK,
+  S_IFMT,
+  type Commit,
+  type FileHeader,
+} from '../codecs/ostree/objects.js';
+import { variant, type GVariantBox, type VarDict } from '../codecs/gvariant/value.js';
+import { assertRefName } from '../codecs/ostree/refs.js';
+import { syncFs } from '../platform/fs.js';
+import { failpoint } from '../platform/failpoint.js';
+import { Repo } from './repo.js';
+import { captureXattrs, storeSymlink, type StoreContext, type StoreResult } from './store-file.js';
+import { WorkerPool, defaultThreads } from './worker-pool.js';
+
+export interface CommitOptions {
+  branch?: string;
+  subject?: string;
+  body?: string;
+  /** String metadata (ostree's --add-metadata-string), in order. */
+  metadataStrings?: [string, string][];
+  /** Typed metadata (ostree's --add-metadata), in order, after the strings. */
+  metadataVariants?: [string, GVariantBox][];
+  /** Seconds since the epoch; default: now. */
+  timestamp?: bigint;
+  ownerUid?: number;
+  ownerGid?: number;
+  /** A checksum, 'none' for a root commit, or undefined for the branch's current commit. */
+  parent?: string;
+  skipIfUnchanged?: boolean;
+  generateSizes?: boolean;
+  /** Skip device nodes, sockets and FIFOs instead of failing. */
+  skipSpecialFiles?: boolean;
+  /** Add ostree.ref-binding (and collection-binding) as `ostree commit -b` does (default true). */
+  bindings?: boolean;
+  /** Extra refs for ostree.ref-binding (ostree's --bind-ref). */
+  bindRefs?: string[];
+  /** Do not capture xattrs (ostree's --no-xattrs). */
+  noXattrs?: boolean;
+  /** fsync before the ref moves (default true). */
+  fsync?: boolean;
+  threads?: number;
+}
+
+export interface CommitStats {
+  files: number;
+  symlinks: number;
+  dirs: number;
+  skipped: string[];
+  contentBytes: number;
+  objectsWritten: number;
+}
+
+export interface CommitResult {
+  commit: Checksum;
+  parent: Checksum | null;
+  contentChecksum: Checksum;
+  rootTree: Checksum;
+  rootMeta: Checksum;
+  /** True when --skip-if-unchanged found the tree equal to the parent's and made no commit. */
+  unchanged: boolean;
+  branch: string | null;
+  stats: CommitStats;
+}
+
+interface DirNode {
+  meta: Checksum;
+  files: { name: string; checksum: Checksum | null; promise?: Promise<StoreResult> }[];
+  dirs: { name: string; node: DirNode }[];
+}
+
+interface SizeRec {
+  archived: number;
+  unpacked: number;
+  objtype: number;
+}
+
+export async function writeCommit(repo: Repo, dir: string, opts: CommitOptions = {}): Promise<CommitResult> {
+  if (opts.branch !== undefined) assertRefName(opts.branch);
+  if (repo.mode === 'bare-user-only') {
+    throw new IngotError('REPO_MODE_UNSUPPORTED', `ingot does not write into bare-user-only repositories (${repo.path})`, {
+      hint: 'use an archive, bare-user or bare repository',
+    });
+  }
+  const root = path.resolve(dir);
+  let rootSt: fs.Stats;
+  try {
+    rootSt = fs.statSync(root);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') {
+      throw new IngotError('PATH_NOT_FOUND', `'${root}' does not exist`, { hint: 'give the directory to commit', data: { path: root } });
+    }
+    throw ioError(e, 'cannot read', root);
+  }
+  if (!rootSt.isDirectory()) {
+    throw new IngotError('PATH_INVALID', `'${root}' is not a directory`, { data: { path: root } });
+  }
+  return repo.withLock('shared', async () => {
+    let parent: Checksum | null = null;
+    if (opts.parent === 'none') parent = null;
+    else if (opts.parent !== undefined) parent = repo.resolveRev(opts.parent);
+    else if (opts.branch !== undefined) parent = repo.readRef(opts.branch);
+
+    const wantSizes = !!opts.generateSizes && repo.mode === 'archive';
+    const ctx: StoreContext = {
+      repoPath: repo.path,
+      mode: repo.mode,
+      ownerUid: opts.ownerUid ?? null,
+      ownerGid: opts.ownerGid ?? null,
+      xattrs: !opts.noXattrs,
+      zlibLevel: Number(repo.config.get('archive', 'zlib-level') ?? 6),
+      wantSizes,
+    };
+    const writer = new TreeWriter(repo, ctx, opts, wantSizes);
+    const { tree, meta } = await writer.write(root);
+    failpoint('commit-after-tree');
+
+    if (opts.skipIfUnchanged && parent) {
+      const p = repo.loadCommit(parent);
+      if (p.rootTree === tree && p.rootMeta === meta) {
+        return {
+          commit: parent,
+          parent: p.parent,
+          contentChecksum: contentChecksum(p),
+          rootTree: tree,
+          rootMeta: meta,
+          unchanged: true,
+          branch: opts.branch ?? null,
+          stats: writer.stats,
+        };
+      }
+    }
+
+    const metadata: VarDict = [];
+    for (const [k, v] of opts.metadataStrings ?? []) metadata.push([k, variant('s', v)]);
+    for (const [k, v] of opts.metadataVariants ?? []) metadata.push([k, v]);
+    for (const [k] of metadata) {
+      if (k.length === 0) throw new IngotError('INVALID_ARGUMENT', 'metadata keys must not be empty');
+    }
+    if (opts.bindings !== false && (opts.branch !== undefined || (opts.bindRefs?.length ?? 0) > 0)) {
+      const refs = [...(opts.branch !== undefined ? [opts.branch] : []), ...(opts.bindRefs ?? [])].sort((a, b) =>
+        Buffer.compare(Buffer.from(a), Buffer.from(b)),
+      );
+      metadata.push(['ostree.ref-binding', variant('as', refs)]);
+      const cid = repo.config.get('core', 'collection-id');
+      if (cid && !metadata.some(([k]) => k === 'ostree.collection-binding')) {
+        metadata.push(['ostree.collection-binding', variant('s', cid)]);
+      }
+    }
+    if (wantSizes && writer.sizes.size > 0) {
+      const keys = [...writer.sizes.keys()].sort();
+      const entries = keys.map((k) => {
+        const s = writer.sizes.get(k)!;
+        return encodeSizeEntry({ checksum: k as Checksum, archived: BigInt(s.archived), unpacked: BigInt(s.unpacked), objtype: s.objtype });
+      });
+      metadata.push(['ostree.sizes', variant('aay', entries)]);
+    }
+
+    const commit: Commit = {
+      metadata,
+      parent,
+      related: [],
+      subject: opts.subject ?? '',
+      body: opts.body ?? '',
+      timestamp: opts.timestamp ?? BigInt(Math.floor(Date.now() / 1000)),
+      rootTree: tree,
+      rootMeta: meta,
+    };
+    const doSync = opts.fsync !== false;
+    // Every tree object must be durable before a commit object can name it.
+    if (doSync) syncFs(repo.path);
+    failpoint('commit-before-commit-object');
+    const checksum = repo.writeMetadata('commit', encodeCommit(commit), { fsync: doSync });
+    failpoint('commit-before-ref');
+    if (opts.branch !== undefined) repo.writeRef(opts.branch, checksum);
+    failpoint('commit-after-ref');
+    return {
+      commit: checksum,
+      parent,
+      contentChecksum: contentChecksum(commit),
+      rootTree: tree,
+      rootMeta: meta,
+      unchanged: false,
+      branch: opts.branch ?? null,
+      stats: writer.stats,
+    };
+  });
+}
+
+class TreeWriter {
+  readonly stats: CommitStats = { files: 0, symlinks: 0, dirs: 0, skipped: [], contentBytes: 0, objectsWritten: 0 };
+  readonly sizes = new Map<string, SizeRec>();
+  private pool: WorkerPool | null = null;
+  private sinceYield = 0;
+  private readonly tmpDir: string;
+
+  constructor(
+    private readonly repo: Repo,
+    private readonly ctx: StoreContext,
+    private readonly opts: CommitOptions,
+    private readonly wantSizes: boolean,
+  ) {
+    this.tmpDir = repo.tmpDir();
+  }
+
+  async write(root: string): Promise<{ tree: Checksum; meta: Checksum }> {
+    this.pool = new WorkerPool({ store: { ctx: this.ctx, tmpDir: this.tmpDir } }, this.opts.threads ?? defaultThreads());
+    try {
+      const node = await this.walk(root, '/', true);
+      this.pool.pump();
+      failpoint('commit-walk-done');
+      return await this.finish(node);
+    } finally {
+      await this.pool.close();
+      this.pool = null;
+    }
+  }
+
+  private xattrsOf(p: string): FileHeader['xattrs'] {
+    return this.ctx.xattrs ? captureXattrs(p) : [];
+  }
+
+  private writeDirMeta(p: string, st: fs.Stats): Checksum {
+    const data = encodeDirMeta({
+      uid: this.ctx.ownerUid ?? st.uid,
+      gid: this.ctx.ownerGid ?? st.gid,
+      mode: st.mode,
+      xattrs: this.xattrsOf(p),
+    });
+    const c = this.repo.writeMetadata('dirmeta', data);
+    if (this.wantSizes) this.sizes.set(c, { archived: data.length, unpacked: data.length, objtype: 3 });
+    return c;
+  }
+
+  private async walk(abs: string, rel: string, isRoot: boolean): Promise<DirNode> {
+    let st: fs.Stats;
+    try {
+      st = isRoot ? fs.statSync(abs) : fs.lstatSync(abs);
+    } catch (e) {
+      throw ioError(e, 'cannot read', abs);
+    }
+    const node: DirNode = { meta: this.writeDirMeta(abs, st), files: [], dirs: [] };
+    this.stats.dirs++;
+    let ents: fs.Dirent[];
+    try {
+      ents = fs.readdirSync(abs, { withFileTypes: true });
+    } catch (e) {
+      throw ioError(e, 'cannot list', abs);
+    }
+    if (ents.some((e) => e.name.includes('\uFFFD'))) checkUtf8Names(abs);
+    for (const ent of ents) {
+      const name = ent.name;
+      const p = path.join(abs, name);
+      const relp = rel === '/' ? `/${name}` : `${rel}/${name}`;
+      let kind: 'dir' | 'file' | 'link' | 'special';
+      if (ent.isDirectory()) kind = 'dir';
+      else if (ent.isFile()) kind = 'file';
+      else if (ent.isSymbolicLink()) kind = 'link';
+      else if (ent.isBlockDevice() || ent.isCharacterDevice() || ent.isFIFO() || ent.isSocket()) kind = 'special';
+      else {
+        const lst = fs.lstatSync(p);
+        kind = lst.isDirectory() ? 'dir' : lst.isFile() ? 'file' : lst.isSymbolicLink() ? 'link' : 'special';
+      }
+      switch (kind) {
+        case 'dir':
+          node.dirs.push({ name, node: await this.walk(p, relp, false) });
+          break;
+        case 'file': {
+          this.stats.files++;
+          const entry: DirNode['files'][number] = { name, checksum: null };
+          entry.promise = this.pool!.submit<StoreResult>({ op: 'store', path: p });
+          // Keep the rejection observed; finish() rethrows it.
+          entry.promise.catch(() => undefined);
+          node.files.push(entry);
+          break;
+        }
+        case 'link': {
+          this.stats.symlinks++;
+          let lst: fs.Stats;
+          let target: string;
+          try {
+            lst = fs.lstatSync(p);
+            target = fs.readlinkSync(p, 'utf8');
+          } catch (e) {
+            throw ioError(e, 'cannot read symlink', p);
+          }
+          const h: FileHeader = {
+            uid: this.ctx.ownerUid ?? lst.uid,
+            gid: this.ctx.ownerGid ?? lst.gid,
+            mode: (lst.mode & ~S_IFMT) | S_IFLNK,
+            rdev: 0,
+            symlinkTarget: target,
+            xattrs: this.xattrsOf(p),
+          };
+          const r = storeSymlink(this.ctx, h, this.tmpDir);
+          if (r.written) this.stats.objectsWritten++;
+          if (this.wantSizes) this.sizes.set(r.checksum, { archived: r.storedSize, unpacked: Buffer.byteLength(target), objtype: 1 });
+          node.files.push({ name, checksum: r.checksum as Checksum });
+          break;
+        }
+        case 'special':
+          if (this.opts.skipSpecialFiles) {
+            this.stats.skipped.push(relp);
+            break;
+          }
+          throw new IngotError('UNSUPPORTED_FILE_TYPE', `'${p}' is a device node, socket or FIFO, which a commit cannot hold`, {
+            hint: 'remove it from the tree, or pass --skip-special-files to leave such entries out',
+            data: { path: p },
+          });
+      }
+      if (++this.sinceYield >= 512) {
+        this.sinceYield = 0;
+        this.pool!.pump();
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    return node;
+  }
+
+  private async finish(node: DirNode): Promise<{ tree: Checksum; meta: Checksum }> {
+    const files: { name: string; checksum: Checksum }[] = [];
+    for (const f of node.files) {
+      if (f.promise) {
+        const r = await f.promise;
+        f.checksum = r.checksum as Checksum;
+        this.stats.contentBytes += r.size;
+        if (r.written) this.stats.objectsWritten++;
+        if (this.wantSizes) this.sizes.set(r.checksum, { archived: r.storedSize, unpacked: r.size, objtype: 1 });
+        delete f.promise;
+      }
+      files.push({ name: f.name, checksum: f.checksum! });
+    }
+    const dirs: { name: string; tree: Checksum; meta: Checksum }[] = [];
+    for (const d of node.dirs) {
+      const sub = await this.finish(d.node);
+      dirs.push({ name: d.name, tree: sub.tree, meta: sub.meta });
+    }
+    const data = encodeDirTree({ files, dirs });
+    const tree = this.repo.writeMetadata('dirtree', data);
+    if (this.wantSizes) this.sizes.set(tree, { archived: data.length, unpacked: data.length, objtype: 2 });
+    return { tree, meta: node.meta };
+  }
+}
+
+/** Names must be valid UTF-8 (GVariant strings); find and name the first one that is not. */
+function checkUtf8Names(dir: string): void {
+  const raw = fs.readdirSync(dir, { encoding: 'buffer' });
+  for (const b of raw) {
+    const s = b.toString('utf8');
+    if (!Buffer.from(s, 'utf8').equals(b)) {
+      throw new IngotError('PATH_INVALID', `'${path.join(dir, s)}' has a name that is not valid UTF-8`, {
+        hint: 'OSTree stores names as UTF-8 strings; rename the file',
+        data: { path: path.join(dir, b.toString('latin1')) },
+      });
+    }
+  }
+}

@@ -1,0 +1,491 @@
+/**
+ * An OSTree-compatible repository on disk: config, loose objects, refs, the lock.
+ * Layout and byte formats: docs/repo-format.md.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { IngotError, errnoCode, ioError } from '../core/errors.js';
+import { isChecksum, type Checksum, type ObjectType } from '../core/checksum.js';
+import { KeyFile } from '../codecs/ostree/keyfile.js';
+import { assertRefName, parseRefSpec } from '../codecs/ostree/refs.js';
+import {
+  decodeCommit,
+  decodeDirMeta,
+  decodeDirTree,
+  decodeVarDict,
+  sha256,
+  type Commit,
+  type DirMeta,
+  type DirTree,
+} from '../codecs/ostree/objects.js';
+import type { VarDict } from '../codecs/gvariant/value.js';
+import { atomicWrite, exists, fsyncDir, mkdirp, readFileOrNull, rmQuiet, tmpName } from '../platform/fs.js';
+import { FileLock, type LockKind } from '../platform/lock.js';
+import { sys, RENAME_NOREPLACE } from '../platform/sys.js';
+import { failpoint } from '../platform/failpoint.js';
+
+export type RepoMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
+
+export const REPO_MODES: readonly RepoMode[] = ['archive', 'bare', 'bare-user', 'bare-user-only'];
+
+/** The mode string OSTree writes in `[core] mode`. */
+export function modeConfigString(mode: RepoMode): string {
+  return mode === 'archive' ? 'archive-z2' : mode;
+}
+
+function parseMode(s: string | undefined, where: string): RepoMode {
+  switch (s) {
+    case 'archive':
+    case 'archive-z2':
+      return 'archive';
+    case 'bare':
+    case 'bare-user':
+    case 'bare-user-only':
+      return s;
+    default:
+      throw new IngotError('REPO_CONFIG_INVALID', `${where}: unsupported repository mode '${s ?? ''}'`, {
+        hint: 'ingot reads archive (archive-z2), bare, bare-user and bare-user-only repositories',
+        data: { mode: s },
+      });
+  }
+}
+
+/** Metadata objects are bounded like ostree's `max-metadata-size` (10 MiB). */
+export const MAX_METADATA_SIZE = 10 * 1024 * 1024;
+
+export function objectExt(type: ObjectType, mode: RepoMode): string {
+  if (type === 'file') return mode === 'archive' ? 'filez' : 'file';
+  return type;
+}
+
+export class Repo {
+  readonly path: string;
+  readonly mode: RepoMode;
+  readonly config: KeyFile;
+  private lockFile: FileLock | null = null;
+  private lockDepth = 0;
+
+  private constructor(repoPath: string, mode: RepoMode, config: KeyFile) {
+    this.path = repoPath;
+    this.mode = mode;
+    this.config = config;
+  }
+
+  /** Creates a repository like `ostree init --mode` (idempotent when the mode matches). */
+  static init(repoPath: string, mode: RepoMode, opts: { collectionId?: string } = {}): Repo {
+    const abs = path.resolve(repoPath);
+    const configPath = path.join(abs, 'config');
+    if (exists(configPath)) {
+      const existing = Repo.open(abs);
+      if (existing.mode !== mode) {
+        throw new IngotError('REPO_EXISTS', `'${abs}' is already a repository in mode ${existing.mode}`, {
+          hint: 'choose another directory, or open the existing repository with its own mode',
+          data: { path: abs, mode: existing.mode },
+        });
+      }
+      return existing;
+    }
+    mkdirp(abs);
+    for (const d of ['objects', 'refs/heads', 'refs/mirrors', 'refs/remotes', 'state', 'tmp/cache', 'extensions']) {
+      mkdirp(path.join(abs, d));
+    }
+    const kf = new KeyFile();
+    kf.set('core', 'repo_version', '1');
+    kf.set('core', 'mode', modeConfigString(mode));
+    if (opts.collectionId) kf.set('core', 'collection-id', opts.collectionId);
+    atomicWrite(configPath, kf.toString());
+    return new Repo(abs, mode, kf);
+  }
+
+  static open(repoPath: string): Repo {
+    const abs = path.resolve(repoPath);
+    const configPath = path.join(abs, 'config');
+    const text = readFileOrNull(configPath);
+    if (text === null) {
+      const why = exists(abs) ? 'it has no config file' : 'it does not exist';
+      throw new IngotError('REPO_NOT_FOUND', `'${abs}' is not a repository: ${why}`, {
+        hint: "create one with 'ingot repo init --repo DIR --mode archive|bare-user|bare'",
+        data: { path: abs },
+      });
+    }
+    const kf = KeyFile.parse(text.toString('utf8'), configPath);
+    const version = kf.get('core', 'repo_version');
+    if (version !== '1') {
+      throw new IngotError('REPO_CONFIG_INVALID', `${configPath}: repo_version is '${version ?? ''}', expected 1`, {
+        hint: 'the config needs [core] repo_version=1',
+        data: { path: configPath },
+      });
+    }
+    const mode = parseMode(kf.get('core', 'mode'), configPath);
+    if (!exists(path.join(abs, 'objects'))) {
+      throw new IngotError('REPO_NOT_FOUND', `'${abs}' is not a repository: objects/ is missing`, { data: { path: abs } });
+    }
+    return new Repo(abs, mode, kf);
+  }
+
+  saveConfig(): void {
+    atomicWrite(path.join(this.path, 'config'), this.config.toString());
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // locking
+
+  /** Runs `fn` holding the repository lock. Nested calls reuse the lock (upgrading is not supported). */
+  async withLock<T>(kind: LockKind, fn: () => Promise<T> | T): Promise<T> {
+    if (this.lockFile && this.lockDepth > 0) {
+      if (kind === 'exclusive' && this.lockFile.held !== 'exclusive') {
+        throw new IngotError('INTERNAL', 'cannot upgrade a shared repository lock');
+      }
+      this.lockDepth++;
+      try {
+        return await fn();
+      } finally {
+        this.lockDepth--;
+      }
+    }
+    const lock = FileLock.open(path.join(this.path, '.lock'));
+    await lock.acquire(kind);
+    this.lockFile = lock;
+    this.lockDepth = 1;
+    try {
+      return await fn();
+    } finally {
+      this.lockDepth = 0;
+      this.lockFile = null;
+      lock.release();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // objects
+
+  objectPath(checksum: string, type: ObjectType): string {
+    return path.join(this.path, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.${objectExt(type, this.mode)}`);
+  }
+
+  hasObject(checksum: string, type: ObjectType): boolean {
+    return exists(this.objectPath(checksum, type));
+  }
+
+  tmpDir(): string {
+    return path.join(this.path, 'tmp');
+  }
+
+  /**
+   * Moves a finished temp file into place as object `checksum`. Exclusive: if the object
+   * already exists the temp file is discarded, so an object is never rewritten.
+   * Returns true when the object was newly stored.
+   */
+  commitObjectFile(tmp: string, checksum: string, type: ObjectType): boolean {
+    const dest = this.objectPath(checksum, type);
+    try {
+      sys().rename2(tmp, dest, RENAME_NOREPLACE);
+      return true;
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === 'ENOENT') {
+        mkdirp(path.dirname(dest));
+        try {
+          sys().rename2(tmp, dest, RENAME_NOREPLACE);
+          return true;
+        } catch (e2) {
+          if (errnoCode(e2) === 'EEXIST') {
+            rmQuiet(tmp);
+            return false;
+          }
+          rmQuiet(tmp);
+          throw ioError(e2, 'cannot store object', dest);
+        }
+      }
+      rmQuiet(tmp);
+      if (code === 'EEXIST') return false;
+      throw ioError(e, 'cannot store object', dest);
+    }
+  }
+
+  /** Writes a metadata object (dirtree, dirmeta, commit) unless present; returns its checksum. */
+  writeMetadata(type: 'dirtree' | 'dirmeta' | 'commit', data: Uint8Array, opts: { fsync?: boolean } = {}): Checksum {
+    const checksum = sha256(data);
+    const dest = this.objectPath(checksum, type);
+    if (exists(dest)) return checksum;
+    const tmp = tmpName(this.tmpDir(), 'obj');
+    try {
+      const fd = fs.openSync(tmp, 'wx', 0o644);
+      try {
+        fs.writeSync(fd, data);
+        if (opts.fsync) fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (e) {
+      rmQuiet(tmp);
+      throw ioError(e, 'cannot write object', dest);
+    }
+    this.commitObjectFile(tmp, checksum, type);
+    return checksum;
+  }
+
+  /** Reads a metadata object's bytes, bounded in size. Throws OBJECT_MISSING when absent. */
+  readMetadata(checksum: string, type: 'dirtree' | 'dirmeta' | 'commit' | 'commitmeta'): Buffer {
+    const p = this.objectPath(checksum, type);
+    let data: Buffer;
+    try {
+      const st = fs.statSync(p);
+      if (st.size > MAX_METADATA_SIZE) {
+        throw new IngotError('OBJECT_CORRUPT', `${type} ${checksum} is ${st.size} bytes, over the ${MAX_METADATA_SIZE}-byte limit`, {
+          data: { checksum, type },
+        });
+      }
+      data = fs.readFileSync(p);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') {
+        throw new IngotError('OBJECT_MISSING', `${type} object ${checksum} is missing`, {
+          hint: "the repository is incomplete: run 'ingot repo fsck' or pull the commit again",
+          data: { checksum, type },
+        });
+      }
+      throw ioError(e, 'cannot read object', p);
+    }
+    return data;
+  }
+
+  /** Reads a metadata object and checks that it hashes to its name. */
+  readVerifiedMetadata(checksum: string, type: 'dirtree' | 'dirmeta' | 'commit'): Buffer {
+    const data = this.readMetadata(checksum, type);
+    const actual = sha256(data);
+    if (actual !== checksum) {
+      throw new IngotError('OBJECT_CORRUPT', `${type} object ${checksum} is corrupt: its content hashes to ${actual}`, {
+        hint: "run 'ingot repo fsck --delete' and pull or commit the content again",
+        data: { checksum, type, actual },
+      });
+    }
+    return data;
+  }
+
+  loadCommit(checksum: string): Commit {
+    return decodeCommit(this.readMetadata(checksum, 'commit'), `commit ${checksum}`);
+  }
+
+  loadDirTree(checksum: string): DirTree {
+    return decodeDirTree(this.readMetadata(checksum, 'dirtree'), `dirtree ${checksum}`);
+  }
+
+  loadDirMeta(checksum: string): DirMeta {
+    return decodeDirMeta(this.readMetadata(checksum, 'dirmeta'), `dirmeta ${checksum}`);
+  }
+
+  /** Detached metadata (signatures), or null. */
+  loadCommitMeta(checksum: string): VarDict | null {
+    const data = readFileOrNull(this.objectPath(checksum, 'commitmeta'));
+    return data ? decodeVarDict(data, `commitmeta ${checksum}`) : null;
+  }
+
+  writeCommitMeta(checksum: string, data: Uint8Array): void {
+    const dest = this.objectPath(checksum, 'commitmeta');
+    mkdirp(path.dirname(dest));
+    atomicWrite(dest, data, { tmpDir: this.tmpDir(), mode: 0o644 });
+  }
+
+  /** Enumerates every loose object of the given types. */
+  *listObjects(types?: ReadonlySet<ObjectType>): Generator<{ checksum: Checksum; type: ObjectType; path: string }> {
+    const objDir = path.join(this.path, 'objects');
+    let prefixes: string[];
+    try {
+      prefixes = fs.readdirSync(objDir);
+    } catch (e) {
+      throw ioError(e, 'cannot list', objDir);
+    }
+    const extToType = new Map<string, ObjectType>([
+      ['commit', 'commit'],
+      ['dirtree', 'dirtree'],
+      ['dirmeta', 'dirmeta'],
+      ['commitmeta', 'commitmeta'],
+      ['commit-tombstone', 'commit-tombstone'],
+      [this.mode === 'archive' ? 'filez' : 'file', 'file'],
+    ]);
+    for (const pre of prefixes.sort()) {
+      if (!/^[0-9a-f]{2}$/.test(pre)) continue;
+      const dir = path.join(objDir, pre);
+      for (const name of fs.readdirSync(dir)) {
+        const dot = name.indexOf('.');
+        if (dot !== 62) continue;
+        const type = extToType.get(name.slice(dot + 1));
+        const checksum = pre + name.slice(0, dot);
+        if (!type || !isChecksum(checksum)) continue;
+        if (types && !types.has(type)) continue;
+        yield { checksum, type, path: path.join(dir, name) };
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // refs
+
+  refPath(name: string, remote: string | null = null): string {
+    return remote === null ? path.join(this.path, 'refs', 'heads', name) : path.join(this.path, 'refs', 'remotes', remote, name);
+  }
+
+  readRef(name: string, remote: string | null = null): Checksum | null {
+    const p = this.refPath(name, remote);
+    let text: string;
+    try {
+      // Aliases are symlinks to other refs; readFile follows them.
+      text = fs.readFileSync(p, 'utf8');
+    } catch (e) {
+      const c = errnoCode(e);
+      if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'EISDIR') return null;
+      throw ioError(e, 'cannot read ref', p);
+    }
+    const v = text.trim();
+    if (!isChecksum(v)) {
+      throw new IngotError('OBJECT_INVALID', `ref '${name}' holds '${v.slice(0, 80)}', not a checksum`, {
+        hint: `fix or delete ${p}`,
+        data: { ref: name, path: p },
+      });
+    }
+    return v;
+  }
+
+  /** Moves a ref atomically (temp + rename, fsync). `null` deletes it. */
+  writeRef(name: string, checksum: Checksum | null, remote: string | null = null): void {
+    assertRefName(name);
+    const p = this.refPath(name, remote);
+    if (checksum === null) {
+      try {
+        fs.unlinkSync(p);
+        fsyncDir(path.dirname(p));
+      } catch (e) {
+        if (errnoCode(e) !== 'ENOENT') throw ioError(e, 'cannot delete ref', p);
+      }
+      this.pruneEmptyRefDirs(path.dirname(p));
+      return;
+    }
+    mkdirp(path.dirname(p));
+    failpoint('ref-write');
+    atomicWrite(p, `${checksum}\n`, { tmpDir: this.tmpDir() });
+  }
+
+  private pruneEmptyRefDirs(dir: string): void {
+    const stop = new Set([path.join(this.path, 'refs', 'heads'), path.join(this.path, 'refs', 'remotes')]);
+    let d = dir;
+    while (!stop.has(d) && d.startsWith(path.join(this.path, 'refs'))) {
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        return;
+      }
+      d = path.dirname(d);
+    }
+  }
+
+  /** All refs: local as `name`, remote as `remote:name`. */
+  listRefs(): Map<string, Checksum> {
+    const out = new Map<string, Checksum>();
+    const walk = (dir: string, prefix: string, remote: string | null): void => {
+      let ents: fs.Dirent[];
+      try {
+        ents = fs.readdirSync(dir, { withFileTypes: true });
+      } catch (e) {
+        if (errnoCode(e) === 'ENOENT') return;
+        throw ioError(e, 'cannot list refs in', dir);
+      }
+      for (const ent of ents) {
+        if (ent.name.startsWith('.')) continue;
+        const name = prefix ? `${prefix}/${ent.name}` : ent.name;
+        if (ent.isDirectory()) walk(path.join(dir, ent.name), name, remote);
+        else {
+          const c = this.readRef(name, remote);
+          if (c) out.set(remote === null ? name : `${remote}:${name}`, c);
+        }
+      }
+    };
+    walk(path.join(this.path, 'refs', 'heads'), '', null);
+    const remotesDir = path.join(this.path, 'refs', 'remotes');
+    let remotes: string[] = [];
+    try {
+      remotes = fs.readdirSync(remotesDir);
+    } catch {
+      /* none */
+    }
+    for (const r of remotes) walk(path.join(remotesDir, r), '', r);
+    return out;
+  }
+
+  /**
+   * Resolves a rev: a full checksum, a unique checksum prefix (4+ hex chars), a ref, `remote:ref`,
+   * each optionally followed by `^` (parent) any number of times.
+   */
+  resolveRev(rev: string): Checksum {
+    let base = rev;
+    let parents = 0;
+    while (base.endsWith('^')) {
+      base = base.slice(0, -1);
+      parents++;
+    }
+    let c = this.resolveBase(base, rev);
+    for (let i = 0; i < parents; i++) {
+      const commit = this.loadCommit(c);
+      if (!commit.parent) {
+        throw new IngotError('REF_NOT_FOUND', `'${rev}': commit ${c} has no parent`, { data: { rev } });
+      }
+      c = commit.parent;
+    }
+    return c;
+  }
+
+  private resolveBase(base: string, rev: string): Checksum {
+    if (isChecksum(base)) return base;
+    const spec = parseRefSpec(base);
+    if (spec.remote === null) {
+      const local = this.readRefChecked(spec.ref);
+      if (local) return local;
+    } else {
+      const r = this.readRefChecked(spec.ref, spec.remote);
+      if (r) return r;
+    }
+    if (spec.remote === null && /^[0-9a-f]{4,63}$/.test(base)) {
+      const matches = this.findCommitsByPrefix(base);
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) {
+        throw new IngotError('REF_AMBIGUOUS', `'${base}' matches ${matches.length} commits`, {
+          hint: 'give more characters of the checksum',
+          data: { rev, matches },
+        });
+      }
+    }
+    throw new IngotError('REF_NOT_FOUND', `no ref or commit named '${rev}' in ${this.path}`, {
+      hint: "list refs with 'ingot repo refs'",
+      data: { rev },
+    });
+  }
+
+  private readRefChecked(name: string, remote: string | null = null): Checksum | null {
+    if (name.length === 0 || name.split('/').some((f) => f === '' || f === '.' || f === '..')) return null;
+    return this.readRef(name, remote);
+  }
+
+  private findCommitsByPrefix(prefix: string): Checksum[] {
+    const dir = path.join(this.path, 'objects', prefix.slice(0, 2));
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return [];
+    }
+    const rest = prefix.slice(2);
+    return names
+      .filter((n) => n.endsWith('.commit') && n.startsWith(rest))
+      .map((n) => (prefix.slice(0, 2) + n.slice(0, 62)) as Checksum);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // state
+
+  commitPartialPath(checksum: string): string {
+    return path.join(this.path, 'state', `${checksum}.commitpartial`);
+  }
+
+  isCommitPartial(checksum: string): boolean {
+    return exists(this.commitPartialPath(checksum));
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * Hashing and storing one regular file as a content object. Synchronous by design: it runs
+ * inside the commit worker threads (one file at a time per thread, all cores busy), where
+ * blocking calls are the fastest way to move bytes.
+ *
+ * Small files are read whole, hashed, and compressed/written only when the object is absent.
+ * Large files are streamed in chunks: hashed and written (archive: compressed chunk by chunk
+ * with a sync flush and the previous chunk as dictionary, which concatenates into one valid raw
+ * deflate stream) to a temp file that is renamed into place or discarded.
+ */
+import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { IngotError, errnoCode, ioError } from '../core/errors.js';
+import {
+  encodeFileHeader,
+  encodeFilezHeader,
+  encodeUserMeta,
+  S_IFLNK,
+  S_IFMT,
+  type FileHeader,
+  type Xattr,
+} from '../codecs/ostree/objects.js';
+import { sys } from '../platform/sys.js';
+import { tmpName, rmQuiet } from '../platform/fs.js';
+import { objectExt, type RepoMode } from './repo.js';
+import * as path from 'node:path';
+
+export interface StoreContext {
+  repoPath: string;
+  mode: RepoMode;
+  ownerUid: number | null;
+  ownerGid: number | null;
+  /** Capture xattrs from the source files. */
+  xattrs: boolean;
+  zlibLevel: number;
+  /** Record the stored object's size (for ostree.sizes). */
+  wantSizes: boolean;
+}
+
+export interface StoreResult {
+  checksum: string;
+  /** Bytes of file data. */
+  size: number;
+  /** True when this call created the object. */
+  written: boolean;
+  /** Size of the object file (archive: compressed), when wantSizes. */
+  storedSize: number;
+}
+
+const SMALL = 8 * 1024 * 1024;
+const CHUNK = 1024 * 1024;
+
+export function objectPathFor(ctx: StoreContext, checksum: string): string {
+  return path.join(ctx.repoPath, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.${objectExt('file', ctx.mode)}`);
+}
+
+/** Mode stored on a bare-user object file, as ostree does. */
+export function bareUserFileMode(mode: number): number {
+  return (mode & 0o775) | 0o400;
+}
+
+export function captureXattrs(p: string): Xattr[] {
+  const s = sys();
+  const out: Xattr[] = [];
+  for (const name of s.llistxattr(p)) {
+    const v = s.lgetxattr(p, name);
+    if (v !== null) out.push({ name, value: v });
+  }
+  return out;
+}
+
+function statSize(p: string): number {
+  try {
+    return fs.statSync(p).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Moves tmp to the object path without replacing; returns false if it already existed. */
+export function placeObject(tmp: string, dest: string): boolean {
+  try {
+    sys().rename2(tmp, dest, 1);
+    return true;
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === 'EEXIST') {
+      rmQuiet(tmp);
+      return false;
+    }
+    if (code === 'ENOENT') {
+      fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
+      return placeObject(tmp, dest);
+    }
+    rmQuiet(tmp);
+    throw ioError(e, 'cannot store object', dest);
+  }
+}
+
+/** Applies the per-mode metadata of a content object to an open temp file. */
+function finishObjectFd(ctx: StoreContext, fd: number, h: FileHeader): void {
+  switch (ctx.mode) {
+    case 'archive':
+      fs.fchmodSync(fd, 0o644);
+      return;
+    case 'bare-user':
+      fs.fchmodSync(fd, bareUserFileMode(h.mode));
+      sys().fsetxattr(fd, 'user.ostreemeta', encodeUserMeta(h));
+      fs.futimesSync(fd, 0, 0);
+      return;
+    case 'bare': {
+      fs.fchownSync(fd, h.uid, h.gid);
+      fs.fchmodSync(fd, h.mode & 0o7777);
+      for (const x of h.xattrs) sys().fsetxattr(fd, x.name, Buffer.from(x.value));
+      fs.futimesSync(fd, 0, 0);
+      return;
+    }
+    default:
+      throw new IngotError('REPO_MODE_UNSUPPORTED', `ingot cannot write content into a ${ctx.mode} repository`);
+  }
+}
+
+function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+}
+
+/** Stores the regular file at `src`. Throws IngotError naming the path. */
+export function storeRegularFile(ctx: StoreContext, src: string, tmpDir: string): StoreResult {
+  let fd: number;
+  try {
+    fd = fs.openSync(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (e) {
+    throw ioError(e, 'cannot open', src);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) {
+      throw new IngotError('PATH_INVALID', `'${src}' changed type while being committed`, { data: { path: src } });
+    }
+    const h: FileHeader = {
+      uid: ctx.ownerUid ?? st.uid,
+      gid: ctx.ownerGid ?? st.gid,
+      mode: st.mode,
+      rdev: 0,
+      symlinkTarget: '',
+      xattrs: ctx.xattrs ? captureXattrs(src) : [],
+    };
+    const size = st.size;
+    if (size <= SMALL) return storeSmall(ctx, fd, src, h, size, tmpDir);
+    return storeLarge(ctx, fd, src, h, size, tmpDir);
+  } catch (e) {
+    throw ioError(e, 'cannot commit', src);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function readExactly(fd: number, src: string, size: number): Buffer {
+  const data = Buffer.allocUnsafe(size);
+  let off = 0;
+  while (off < size) {
+    const n = fs.readSync(fd, data, off, size - off, off);
+    if (n === 0) {
+      throw new IngotError('PATH_INVALID', `'${src}' shrank while being committed`, { data: { path: src } });
+    }
+    off += n;
+  }
+  return data;
+}
+
+function storeSmall(ctx: StoreContext, fd: number, src: string, h: FileHeader, size: number, tmpDir: string): StoreResult {
+  const data = readExactly(fd, src, size);
+  const checksum = createHash('sha256').update(encodeFileHeader(h)).update(data).digest('hex');
+  const dest = objectPathFor(ctx, checksum);
+  let existing = -1;
+  try {
+    existing = fs.statSync(dest).size;
+  } catch {
+    /* absent */
+  }
+  if (existing >= 0) return { checksum, size, written: false, storedSize: existing };
+  const tmp = tmpName(tmpDir, 'file');
+  const out = fs.openSync(tmp, 'wx', 0o600);
+  let stored = 0;
+  try {
+    if (ctx.mode === 'archive') {
+      const hdr = encodeFilezHeader(h, BigInt(size));
+      const z = zlib.deflateRawSync(data, { level: ctx.zlibLevel });
+      writeAll(out, hdr);
+      writeAll(out, z);
+      stored = hdr.length + z.length;
+    } else {
+      writeAll(out, data);
+      stored = size;
+    }
+    finishObjectFd(ctx, out, h);
+  } catch (e) {
+    fs.closeSync(out);
+    rmQuiet(tmp);
+    throw e;
+  }
+  fs.closeSync(out);
+  const written = placeObject(tmp, dest);
+  return { checksum, size, written, storedSize: written ? stored : statSize(dest) };
+}
+
+function storeLarge(ctx: StoreContext, fd: number, src: string, h: FileHeader, size: number, tmpDir: string): StoreResult {
+  const hash = createHash('sha256').update(encodeFileHeader(h));
+  const tmp = tmpName(tmpDir, 'file');
+  const out = fs.openSync(tmp, 'wx', 0o600);
+  let stored = 0;
+  try {
+    if (ctx.mode === 'archive') {
+      const hdr = encodeFilezHeader(h, BigInt(size));
+      writeAll(out, hdr);
+      stored += hdr.length;
+    }
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let prevTail: Buffer | null = null;
+    let off = 0;
+    while (off < size) {
+      const want = Math.min(CHUNK, size - off);
+      let got = 0;
+      while (got < want) {
+        const n = fs.readSync(fd, buf, got, want - got, off + got);
+        if (n === 0) throw new IngotError('PATH_INVALID', `'${src}' shrank while being committed`, { data: { path: src } });
+        got += n;
+      }
+      const chunk = buf.subarray(0, want);
+      hash.update(chunk);
+      off += want;
+      if (ctx.mode === 'archive') {
+        const last = off >= size;
+        const opts: zlib.ZlibOptions = { level: ctx.zlibLevel };
+        if (!last) opts.finishFlush = zlib.constants.Z_SYNC_FLUSH;
+        if (prevTail) opts.dictionary = prevTail;
+        const z = zlib.deflateRawSync(chunk, opts);
+        writeAll(out, z);
+        stored += z.length;
+        prevTail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - 32768)));
+      } else {
+        writeAll(out, chunk);
+        stored += chunk.length;
+      }
+    }
+    finishObjectFd(ctx, out, h);
+  } catch (e) {
+    fs.closeSync(out);
+    rmQuiet(tmp);
+    throw e;
+  }
+  fs.closeSync(out);
+  const checksum = hash.digest('hex');
+  const dest = objectPathFor(ctx, checksum);
+  const written = placeObject(tmp, dest);
+  return { checksum, size, written, storedSize: written ? stored : statSize(dest) };
+}
+
+/** Stores a symlink content object (main thread; symlinks are tiny). */
+export function storeSymlink(ctx: StoreContext, h: FileHeader, tmpDir: string): StoreResult {
+  if ((h.mode & S_IFMT) !== S_IFLNK) throw new IngotError('INTERNAL', 'storeSymlink: not a symlink header');
+  const checksum = createHash('sha256').update(encodeFileHeader(h)).digest('hex');
+  const dest = objectPathFor(ctx, checksum);
+  let existing = -1;
+  try {
+    existing = fs.lstatSync(dest).size;
+  } catch {
+    /* absent */
+  }
+  if (existing >= 0) return { checksum, size: 0, written: false, storedSize: existing };
+  const tmp = tmpName(tmpDir, 'link');
+  let stored = 0;
+  if (ctx.mode === 'bare') {
+    fs.symlinkSync(h.symlinkTarget, tmp);
+    fs.lchownSync(tmp, h.uid, h.gid);
+    for (const x of h.xattrs) sys().lsetxattr(tmp, x.name, Buffer.from(x.value));
+    fs.lutimesSync(tmp, 0, 0);
+  } else {
+    const fd = fs.openSync(tmp, 'wx', 0o600);
+    try {
+      if (ctx.mode === 'archive') {
+        const hdr = encodeFilezHeader(h, 0n);
+        writeAll(fd, hdr);
+        stored = hdr.length;
+        fs.fchmodSync(fd, 0o644);
+      } else if (ctx.mode === 'bare-user') {
+        const body = Buffer.concat([Buffer.from(h.symlinkTarget, 'utf8'), Buffer.from([0])]);
+        writeAll(fd, body);
+        stored = body.length;
+        fs.fchmodSync(fd, 0o644);
+        sys().fsetxattr(fd, 'user.ostreemeta', encodeUserMeta(h));
+        fs.futimesSync(fd, 0, 0);
+      } else {
+        throw new IngotError('REPO_MODE_UNSUPPORTED', `ingot cannot write content into a ${ctx.mode} repository`);
+      }
+    } catch (e) {
+      fs.closeSync(fd);
+      rmQuiet(tmp);
+      throw e;
+    }
+    fs.closeSync(fd);
+  }
+  const written = placeObject(tmp, dest);
+  return { checksum, size: 0, written, storedSize: written ? stored : statSize(dest) };
+}

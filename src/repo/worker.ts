@@ -1,0 +1,52 @@
+/**
+ * Worker thread body: runs batches of per-file jobs synchronously and answers with one result
+ * or one error per job. Jobs: `store` (commit a regular file), `checkout` (materialise a file
+ * object), `verify` (recompute a content object's checksum).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { IngotError } from '../core/errors.js';
+import { storeRegularFile, type StoreContext } from './store-file.js';
+import { checkoutFileJob, type CheckoutFileJob, type CheckoutContext } from './checkout-file.js';
+import { verifyContentJob, type VerifyContext } from './verify-file.js';
+
+export interface WorkerInit {
+  store?: { ctx: StoreContext; tmpDir: string };
+  checkout?: CheckoutContext;
+  verify?: VerifyContext;
+}
+
+export type WorkerJob =
+  | { op: 'store'; path: string }
+  | ({ op: 'checkout' } & CheckoutFileJob)
+  | { op: 'verify'; checksum: string };
+
+const init = workerData as WorkerInit;
+
+async function run(job: WorkerJob): Promise<unknown> {
+  switch (job.op) {
+    case 'store':
+      return storeRegularFile(init.store!.ctx, job.path, init.store!.tmpDir);
+    case 'checkout':
+      return await checkoutFileJob(init.checkout!, job);
+    case 'verify':
+      return await verifyContentJob(init.verify!, job.checksum);
+  }
+}
+
+if (parentPort) {
+  parentPort.on('message', async (batch: { id: number; job: WorkerJob }[]) => {
+    const out: unknown[] = [];
+    for (const { id, job } of batch) {
+      try {
+        out.push({ id, result: await run(job) });
+      } catch (e) {
+        const err =
+          e instanceof IngotError
+            ? { code: e.code, message: e.message, hint: e.hint, data: e.data }
+            : { code: 'IO_ERROR', message: (e as Error).message, data: {} };
+        out.push({ id, error: err });
+      }
+    }
+    parentPort!.postMessage(out);
+  });
+}
