@@ -131,6 +131,7 @@ function read(c: Ctx, t: GType, start: number, end: number): GValue {
         } else if (i === t.members.length - 1) {
           mEnd = tableEnd;
         } else {
+          if (w === 0) c.fail(start, `struct '${t.str}' too short for its framing offsets`);
           tableEnd -= w;
           if (tableEnd < start) c.fail(start, 'struct framing table out of range');
           mEnd = start + readOffset(c, tableEnd, w);

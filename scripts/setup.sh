@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what ingot needs on a fresh Debian 12 machine (run as root): the Node dependencies
+# (npm ci, which also builds the native addon), and with --peers the real tools that the
+# interop tests and benchmarks compare against, from Debian's packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PEERS="ostree rpm createrepo-c dpkg-dev bubblewrap skopeo umoci podman runc docker-registry busybox-static mmdebstrap attr e2fsprogs hyperfine time"
+
+if [ "${1:-}" = "--peers" ]; then
+  missing=""
+  for p in $PEERS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  if [ -n "$missing" ]; then
+    echo "setup: installing Debian packages:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+fi
+
+if ! command -v g++ >/dev/null || ! command -v make >/dev/null || ! command -v python3 >/dev/null; then
+  echo "setup: installing the native build tools (g++, make, python3)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends g++ make python3 >/dev/null
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -f build/Release/ingot_sys.node ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "setup: building (tsc)"
+npx tsc -p tsconfig.json
