@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IngotError, errnoCode, ioError } from '../core/errors.js';
 import type { Checksum } from '../core/checksum.js';
-import type { DirMeta } from '../codecs/ostree/objects.js';
+import { S_IFLNK, S_IFMT, type DirMeta } from '../codecs/ostree/objects.js';
 import { sys } from '../platform/sys.js';
 import { Repo } from './repo.js';
 import { WorkerPool, defaultThreads } from './worker-pool.js';
@@ -55,51 +55,153 @@ export async function checkout(repo: Repo, rev: string, dest: string, opts: Chec
       });
     }
     const result: CheckoutResult = { commit, destination, files: 0, dirs: 0, hardlinked: 0, copied: 0 };
-    const pool = new WorkerPool({ checkout: ctx }, opts.threads ?? defaultThreads(), 64);
+    // Hardlinks are made inline (a link(2) costs less than a message to a worker); copies and
+    // decompression go to worker threads, created only when needed.
+    const linker = canLinkInline(repo, ctx) ? new InlineLinker(repo, ctx) : null;
+    let pool: WorkerPool | null = null;
     const pending: Promise<CheckoutFileResult>[] = [];
     const dirMetas: { path: string; meta: DirMeta }[] = [];
+    const metaCache = new Map<string, DirMeta>();
+    const materialize = (checksum: Checksum, dest: string): void => {
+      result.files++;
+      if (linker && linker.link(checksum, dest)) {
+        result.hardlinked++;
+        return;
+      }
+      pool ??= new WorkerPool({ checkout: ctx }, opts.threads ?? defaultThreads(), 64);
+      const p = pool.submit<CheckoutFileResult>({ op: 'checkout', checksum, dest });
+      p.catch(() => undefined);
+      pending.push(p);
+    };
     try {
       if (target.kind === 'file') {
         if (!opts.union && fs.existsSync(destination)) throw exists(destination);
-        pending.push(pool.submit({ op: 'checkout', checksum: target.checksum, dest: destination }));
-        result.files++;
+        materialize(target.checksum, destination);
       } else {
         mkdirChecked(destination, !!opts.union);
         let sinceYield = 0;
         const walk = async (tree: Checksum, meta: Checksum, dir: string): Promise<void> => {
           const t = repo.loadDirTree(tree);
-          dirMetas.push({ path: dir, meta: repo.loadDirMeta(meta) });
+          let m = metaCache.get(meta);
+          if (!m) metaCache.set(meta, (m = repo.loadDirMeta(meta)));
+          dirMetas.push({ path: dir, meta: m });
           result.dirs++;
-          for (const f of t.files) {
-            const p = pool.submit<CheckoutFileResult>({ op: 'checkout', checksum: f.checksum, dest: path.join(dir, f.name) });
-            p.catch(() => undefined);
-            pending.push(p);
-            result.files++;
-          }
-          pool.pump();
+          for (const f of t.files) materialize(f.checksum, dir + '/' + f.name);
+          (pool as WorkerPool | null)?.pump();
           for (const d of t.dirs) {
-            const sub = path.join(dir, d.name);
+            const sub = dir + '/' + d.name;
             mkdirChecked(sub, !!opts.union);
             await walk(d.tree, d.meta, sub);
           }
-          if (++sinceYield >= 64) {
+          if (pool && ++sinceYield >= 64) {
             sinceYield = 0;
             await new Promise((r) => setImmediate(r));
           }
         };
         await walk(target.tree, target.meta, destination);
       }
-      pool.pump();
+      (pool as WorkerPool | null)?.pump();
       for (const p of pending) {
         const r = await p;
         if (r.linked) result.hardlinked++;
         else result.copied++;
       }
     } finally {
-      await pool.close();
+      await (pool as WorkerPool | null)?.close();
     }
     for (let i = dirMetas.length - 1; i >= 0; i--) applyDirMeta(dirMetas[i]!.path, dirMetas[i]!.meta, !!opts.userMode);
     return result;
+  });
+}
+
+function canLinkInline(repo: Repo, ctx: CheckoutContext): boolean {
+  if (ctx.forceCopy) return false;
+  return repo.mode === 'bare' || repo.mode === 'bare-user-only' || (repo.mode === 'bare-user' && ctx.userMode);
+}
+
+/**
+ * Hardlinks content objects into the checkout from the main thread. bare objects (symlinks
+ * included) are linked as they are; bare-user symlinks are regular files holding the target,
+ * so they become real symlinks. Returns false when the file must be copied instead.
+ */
+class InlineLinker {
+  private readonly isLink = new Map<string, string | null>();
+
+  constructor(
+    private readonly repo: Repo,
+    private readonly ctx: CheckoutContext,
+  ) {}
+
+  link(checksum: Checksum, dest: string): boolean {
+    const obj = this.repo.objectPath(checksum, 'file');
+    if (this.repo.mode === 'bare-user') {
+      let target = this.isLink.get(checksum);
+      if (target === undefined) {
+        const meta = sys().lgetxattr(obj, 'user.ostreemeta');
+        if (meta === null) {
+          if (!fs.existsSync(obj)) throw missingObject(checksum);
+          throw new IngotError('OBJECT_CORRUPT', `file object ${checksum} lacks its user.ostreemeta xattr`, { data: { checksum, type: 'file' } });
+        }
+        if (meta.length < 12) throw new IngotError('OBJECT_CORRUPT', `file object ${checksum}: user.ostreemeta is truncated`, { data: { checksum, type: 'file' } });
+        const isSymlink = (meta.readUInt32BE(8) & S_IFMT) === S_IFLNK;
+        target = isSymlink ? symlinkTargetOf(obj) : null;
+        this.isLink.set(checksum, target);
+      }
+      if (target !== null) {
+        this.place(dest, (p) => fs.symlinkSync(target!, p));
+        return true;
+      }
+    }
+    try {
+      this.place(dest, (p) => fs.linkSync(obj, p));
+      return true;
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === 'ENOENT' && !fs.existsSync(obj)) throw missingObject(checksum);
+      if (code === 'EXDEV' || code === 'EMLINK' || code === 'EPERM') {
+        if (this.ctx.requireHardlinks) {
+          throw new IngotError('HARDLINK_REQUIRED', `cannot hardlink '${dest}' (${code}) and --require-hardlinks was given`, {
+            hint: 'check out on the file system that holds the repository, or drop --require-hardlinks',
+            data: { path: dest },
+          });
+        }
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  private place(dest: string, make: (p: string) => void): void {
+    try {
+      make(dest);
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') throw e;
+      if (!this.ctx.union) throw exists(dest);
+      const tmp = `${dest}.ingot-tmp-${process.pid}`;
+      make(tmp);
+      try {
+        fs.renameSync(tmp, dest);
+      } catch (e2) {
+        fs.rmSync(tmp, { force: true });
+        throw new IngotError('CHECKOUT_EXISTS', `'${dest}' is a directory in the destination but a file in the commit`, {
+          data: { path: dest },
+          cause: e2,
+        });
+      }
+    }
+  }
+}
+
+function symlinkTargetOf(obj: string): string {
+  const raw = fs.readFileSync(obj);
+  const end = raw.length > 0 && raw[raw.length - 1] === 0 ? raw.length - 1 : raw.length;
+  return raw.toString('utf8', 0, end);
+}
+
+function missingObject(checksum: string): IngotError {
+  return new IngotError('OBJECT_MISSING', `file object ${checksum} is missing`, {
+    hint: "the repository is incomplete: run 'ingot repo fsck'",
+    data: { checksum, type: 'file' },
   });
 }
 

@@ -25,7 +25,7 @@ import { variant, type GVariantBox, type VarDict } from '../codecs/gvariant/valu
 import { assertRefName } from '../codecs/ostree/refs.js';
 import { syncFs } from '../platform/fs.js';
 import { failpoint } from '../platform/failpoint.js';
-import { Repo } from './repo.js';
+import { Repo, type Transaction } from './repo.js';
 import { captureXattrs, storeSymlink, type StoreContext, type StoreResult } from './store-file.js';
 import { WorkerPool, defaultThreads } from './worker-pool.js';
 
@@ -118,89 +118,113 @@ export async function writeCommit(repo: Repo, dir: string, opts: CommitOptions =
     else if (opts.branch !== undefined) parent = repo.readRef(opts.branch);
 
     const wantSizes = !!opts.generateSizes && repo.mode === 'archive';
-    const ctx: StoreContext = {
-      repoPath: repo.path,
-      mode: repo.mode,
-      ownerUid: opts.ownerUid ?? null,
-      ownerGid: opts.ownerGid ?? null,
-      xattrs: !opts.noXattrs,
-      zlibLevel: Number(repo.config.get('archive', 'zlib-level') ?? 6),
-      wantSizes,
-    };
-    const writer = new TreeWriter(repo, ctx, opts, wantSizes);
-    const { tree, meta } = await writer.write(root);
-    failpoint('commit-after-tree');
-
-    if (opts.skipIfUnchanged && parent) {
-      const p = repo.loadCommit(parent);
-      if (p.rootTree === tree && p.rootMeta === meta) {
-        return {
-          commit: parent,
-          parent: p.parent,
-          contentChecksum: contentChecksum(p),
-          rootTree: tree,
-          rootMeta: meta,
-          unchanged: true,
-          branch: opts.branch ?? null,
-          stats: writer.stats,
-        };
-      }
+    const txn = repo.beginTransaction();
+    try {
+      return await commitInTransaction(repo, root, opts, parent, wantSizes, txn);
+    } finally {
+      txn.abort();
     }
-
-    const metadata: VarDict = [];
-    for (const [k, v] of opts.metadataStrings ?? []) metadata.push([k, variant('s', v)]);
-    for (const [k, v] of opts.metadataVariants ?? []) metadata.push([k, v]);
-    for (const [k] of metadata) {
-      if (k.length === 0) throw new IngotError('INVALID_ARGUMENT', 'metadata keys must not be empty');
-    }
-    if (opts.bindings !== false && (opts.branch !== undefined || (opts.bindRefs?.length ?? 0) > 0)) {
-      const refs = [...(opts.branch !== undefined ? [opts.branch] : []), ...(opts.bindRefs ?? [])].sort((a, b) =>
-        Buffer.compare(Buffer.from(a), Buffer.from(b)),
-      );
-      metadata.push(['ostree.ref-binding', variant('as', refs)]);
-      const cid = repo.config.get('core', 'collection-id');
-      if (cid && !metadata.some(([k]) => k === 'ostree.collection-binding')) {
-        metadata.push(['ostree.collection-binding', variant('s', cid)]);
-      }
-    }
-    if (wantSizes && writer.sizes.size > 0) {
-      const keys = [...writer.sizes.keys()].sort();
-      const entries = keys.map((k) => {
-        const s = writer.sizes.get(k)!;
-        return encodeSizeEntry({ checksum: k as Checksum, archived: BigInt(s.archived), unpacked: BigInt(s.unpacked), objtype: s.objtype });
-      });
-      metadata.push(['ostree.sizes', variant('aay', entries)]);
-    }
-
-    const commit: Commit = {
-      metadata,
-      parent,
-      related: [],
-      subject: opts.subject ?? '',
-      body: opts.body ?? '',
-      timestamp: opts.timestamp ?? BigInt(Math.floor(Date.now() / 1000)),
-      rootTree: tree,
-      rootMeta: meta,
-    };
-    const doSync = opts.fsync !== false;
-    // Every tree object must be durable before a commit object can name it.
-    if (doSync) syncFs(repo.path);
-    failpoint('commit-before-commit-object');
-    const checksum = repo.writeMetadata('commit', encodeCommit(commit), { fsync: doSync });
-    failpoint('commit-before-ref');
-    if (opts.branch !== undefined) repo.writeRef(opts.branch, checksum);
-    failpoint('commit-after-ref');
-    return {
-      commit: checksum,
-      parent,
-      contentChecksum: contentChecksum(commit),
-      rootTree: tree,
-      rootMeta: meta,
-      unchanged: false,
-      branch: opts.branch ?? null,
-      stats: writer.stats,
-    };
   });
+}
+
+async function commitInTransaction(
+  repo: Repo,
+  root: string,
+  opts: CommitOptions,
+  parent: Checksum | null,
+  wantSizes: boolean,
+  txn: Transaction,
+): Promise<CommitResult> {
+  const ctx: StoreContext = {
+    repoPath: repo.path,
+    stagingDir: txn.dir,
+    mode: repo.mode,
+    ownerUid: opts.ownerUid ?? null,
+    ownerGid: opts.ownerGid ?? null,
+    xattrs: !opts.noXattrs,
+    zlibLevel: Number(repo.config.get('archive', 'zlib-level') ?? 6),
+    wantSizes,
+  };
+  const writer = new TreeWriter(repo, ctx, opts, wantSizes);
+  const { tree, meta } = await writer.write(root);
+  failpoint('commit-after-tree');
+
+  if (opts.skipIfUnchanged && parent) {
+    const p = repo.loadCommit(parent);
+    if (p.rootTree === tree && p.rootMeta === meta) {
+      return {
+        commit: parent,
+        parent: p.parent,
+        contentChecksum: contentChecksum(p),
+        rootTree: tree,
+        rootMeta: meta,
+        unchanged: true,
+        branch: opts.branch ?? null,
+        stats: writer.stats,
+      };
+    }
+  }
+
+  const metadata: VarDict = [];
+  for (const [k, v] of opts.metadataStrings ?? []) metadata.push([k, variant('s', v)]);
+  for (const [k, v] of opts.metadataVariants ?? []) metadata.push([k, v]);
+  for (const [k] of metadata) {
+    if (k.length === 0) throw new IngotError('INVALID_ARGUMENT', 'metadata keys must not be empty');
+  }
+  // As `ostree commit` 2022.7: the binding is written unless --no-bindings, even for a commit
+  // without a branch (`--orphan`), where it is the empty list.
+  if (opts.bindings !== false) {
+    const refs = [...(opts.branch !== undefined ? [opts.branch] : []), ...(opts.bindRefs ?? [])].sort((a, b) =>
+      Buffer.compare(Buffer.from(a), Buffer.from(b)),
+    );
+    metadata.push(['ostree.ref-binding', variant('as', refs)]);
+    const cid = repo.config.get('core', 'collection-id');
+    if (cid && !metadata.some(([k]) => k === 'ostree.collection-binding')) {
+      metadata.push(['ostree.collection-binding', variant('s', cid)]);
+    }
+  }
+  if (wantSizes && writer.sizes.size > 0) {
+    const keys = [...writer.sizes.keys()].sort();
+    const entries = keys.map((k) => {
+      const s = writer.sizes.get(k)!;
+      return encodeSizeEntry({ checksum: k as Checksum, archived: BigInt(s.archived), unpacked: BigInt(s.unpacked), objtype: s.objtype });
+    });
+    metadata.push(['ostree.sizes', variant('aay', entries)]);
+  }
+
+  const commit: Commit = {
+    metadata,
+    parent,
+    related: [],
+    subject: opts.subject ?? '',
+    body: opts.body ?? '',
+    timestamp: opts.timestamp ?? BigInt(Math.floor(Date.now() / 1000)),
+    rootTree: tree,
+    rootMeta: meta,
+  };
+  const doSync = opts.fsync !== false;
+  const checksum = repo.writeMetadata('commit', encodeCommit(commit), { staging: txn.dir });
+  // Every staged object is made durable before any of them becomes visible in objects/,
+  // and the published objects are durable before the ref names the commit.
+  failpoint('commit-before-syncfs');
+  if (doSync) syncFs(repo.path);
+  failpoint('commit-before-publish');
+  txn.publish();
+  failpoint('commit-after-publish');
+  if (doSync) syncFs(repo.path);
+  failpoint('commit-before-ref');
+  if (opts.branch !== undefined) repo.writeRef(opts.branch, checksum);
+  failpoint('commit-after-ref');
+  return {
+    commit: checksum,
+    parent,
+    contentChecksum: contentChecksum(commit),
+    rootTree: tree,
+    rootMeta: meta,
+    unchanged: false,
+    branch: opts.branch ?? null,
+    stats: writer.stats,
+  };
 }
 
 class TreeWriter {
@@ -216,11 +240,11 @@ class TreeWriter {
     private readonly opts: CommitOptions,
     private readonly wantSizes: boolean,
   ) {
-    this.tmpDir = repo.tmpDir();
+    this.tmpDir = ctx.stagingDir;
   }
 
   async write(root: string): Promise<{ tree: Checksum; meta: Checksum }> {
-    this.pool = new WorkerPool({ store: { ctx: this.ctx, tmpDir: this.tmpDir } }, this.opts.threads ?? defaultThreads());
+    this.pool = new WorkerPool({ store: this.ctx }, this.opts.threads ?? defaultThreads());
     try {
       const node = await this.walk(root, '/', true);
       this.pool.pump();
@@ -243,7 +267,7 @@ class TreeWriter {
       mode: st.mode,
       xattrs: this.xattrsOf(p),
     });
-    const c = this.repo.writeMetadata('dirmeta', data);
+    const c = this.repo.writeMetadata('dirmeta', data, { staging: this.tmpDir });
     if (this.wantSizes) this.sizes.set(c, { archived: data.length, unpacked: data.length, objtype: 3 });
     return c;
   }
@@ -308,7 +332,7 @@ class TreeWriter {
             symlinkTarget: target,
             xattrs: this.xattrsOf(p),
           };
-          const r = storeSymlink(this.ctx, h, this.tmpDir);
+          const r = storeSymlink(this.ctx, h);
           if (r.written) this.stats.objectsWritten++;
           if (this.wantSizes) this.sizes.set(r.checksum, { archived: r.storedSize, unpacked: Buffer.byteLength(target), objtype: 1 });
           node.files.push({ name, checksum: r.checksum as Checksum });
@@ -352,7 +376,8 @@ class TreeWriter {
       dirs.push({ name: d.name, tree: sub.tree, meta: sub.meta });
     }
     const data = encodeDirTree({ files, dirs });
-    const tree = this.repo.writeMetadata('dirtree', data);
+    const tree = this.repo.writeMetadata('dirtree', data, { staging: this.tmpDir });
+    failpoint('commit-dirtree-written');
     if (this.wantSizes) this.sizes.set(tree, { archived: data.length, unpacked: data.length, objtype: 2 });
     return { tree, meta: node.meta };
   }

@@ -70,18 +70,13 @@ export function ls(repo: Repo, rev: string, p = '/', opts: LsOptions = {}): LsEn
   out.push(dirEntry(norm, target.tree, target.meta));
   const walk = (dir: string, tree: string, depthFirst: boolean): void => {
     const t = repo.loadDirTree(tree);
-    // ostree ls lists files and directories merged in name order.
-    const entries = [
-      ...t.files.map((f) => ({ name: f.name, f })),
-      ...t.dirs.map((d) => ({ name: d.name, d })),
-    ].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
-    for (const e of entries) {
-      const path = joinPath(dir, e.name);
-      if ('f' in e && e.f) out.push(fileEntry(path, e.f.checksum));
-      else if ('d' in e && e.d) {
-        out.push(dirEntry(path, e.d.tree, e.d.meta));
-        if (depthFirst) walk(path, e.d.tree, true);
-      }
+    // ostree ls enumerates a directory as ostree's GFile does: its files (in dirtree order),
+    // then its subdirectories, each followed at once by its own listing when recursive.
+    for (const f of t.files) out.push(fileEntry(joinPath(dir, f.name), f.checksum));
+    for (const d of t.dirs) {
+      const path = joinPath(dir, d.name);
+      out.push(dirEntry(path, d.tree, d.meta));
+      if (depthFirst) walk(path, d.tree, true);
     }
   };
   walk(norm, target.tree, !!opts.recursive);
@@ -169,20 +164,26 @@ export interface DiffResult {
   modified: string[];
 }
 
-/** Paths added, removed and modified between two commits; equal subtrees are skipped by checksum. */
+/**
+ * Paths added, removed and modified between two commits, as `ostree diff` reports them (same
+ * entries, same order): each directory's files, then its subdirectories, are compared by
+ * checksum (a directory by its dirmeta; the root itself is never reported); a changed type is
+ * "modified"; a removed directory is listed alone, an added one with everything under it.
+ * Equal subtrees are skipped by checksum.
+ */
 export function diff(repo: Repo, revA: string, revB: string): DiffResult {
   const a = repo.resolveRev(revA);
   const b = repo.resolveRev(revB);
   const ca = repo.loadCommit(a);
   const cb = repo.loadCommit(b);
   const res: DiffResult = { from: a, to: b, added: [], removed: [], modified: [] };
-  const listAll = (dir: string, tree: string, into: string[]): void => {
+  const addAll = (dir: string, tree: string): void => {
     const t = repo.loadDirTree(tree);
-    for (const f of t.files) into.push(joinPath(dir, f.name));
+    for (const f of t.files) res.added.push(joinPath(dir, f.name));
     for (const d of t.dirs) {
       const p = joinPath(dir, d.name);
-      into.push(p);
-      listAll(p, d.tree, into);
+      res.added.push(p);
+      addAll(p, d.tree);
     }
   };
   const cmp = (dir: string, ta: string, tb: string): void => {
@@ -193,33 +194,30 @@ export function diff(repo: Repo, revA: string, revB: string): DiffResult {
     const fb = new Map(B.files.map((f) => [f.name, f.checksum]));
     const da = new Map(A.dirs.map((d) => [d.name, d]));
     const db = new Map(B.dirs.map((d) => [d.name, d]));
-    const names = [...new Set([...fa.keys(), ...fb.keys(), ...da.keys(), ...db.keys()])].sort((x, y) =>
-      Buffer.compare(Buffer.from(x), Buffer.from(y)),
-    );
-    for (const n of names) {
-      const p = joinPath(dir, n);
-      const inA = fa.has(n) ? 'f' : da.has(n) ? 'd' : null;
-      const inB = fb.has(n) ? 'f' : db.has(n) ? 'd' : null;
-      if (inA === 'f' && inB === 'f') {
-        if (fa.get(n) !== fb.get(n)) res.modified.push(p);
-      } else if (inA === 'd' && inB === 'd') {
-        const x = da.get(n)!;
-        const y = db.get(n)!;
-        if (x.meta !== y.meta) res.modified.push(p);
-        cmp(p, x.tree, y.tree);
-      } else {
-        if (inA) {
-          res.removed.push(p);
-          if (inA === 'd') listAll(p, da.get(n)!.tree, res.removed);
-        }
-        if (inB) {
-          res.added.push(p);
-          if (inB === 'd') listAll(p, db.get(n)!.tree, res.added);
-        }
-      }
+    for (const f of A.files) {
+      const p = joinPath(dir, f.name);
+      if (fb.has(f.name)) {
+        if (fb.get(f.name) !== f.checksum) res.modified.push(p);
+      } else if (db.has(f.name)) res.modified.push(p);
+      else res.removed.push(p);
+    }
+    for (const d of A.dirs) {
+      const p = joinPath(dir, d.name);
+      const e = db.get(d.name);
+      if (e) {
+        if (e.meta !== d.meta) res.modified.push(p);
+        cmp(p, d.tree, e.tree);
+      } else if (fb.has(d.name)) res.modified.push(p);
+      else res.removed.push(p);
+    }
+    for (const f of B.files) if (!fa.has(f.name) && !da.has(f.name)) res.added.push(joinPath(dir, f.name));
+    for (const d of B.dirs) {
+      if (fa.has(d.name) || da.has(d.name)) continue;
+      const p = joinPath(dir, d.name);
+      res.added.push(p);
+      addAll(p, d.tree);
     }
   };
-  if (ca.rootMeta !== cb.rootMeta) res.modified.push('/');
   cmp('/', ca.rootTree, cb.rootTree);
   return res;
 }

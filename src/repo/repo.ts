@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { IngotError, errnoCode, ioError } from '../core/errors.js';
 import { isChecksum, type Checksum, type ObjectType } from '../core/checksum.js';
 import { KeyFile } from '../codecs/ostree/keyfile.js';
@@ -203,12 +204,15 @@ export class Repo {
     }
   }
 
-  /** Writes a metadata object (dirtree, dirmeta, commit) unless present; returns its checksum. */
-  writeMetadata(type: 'dirtree' | 'dirmeta' | 'commit', data: Uint8Array, opts: { fsync?: boolean } = {}): Checksum {
+  /**
+   * Writes a metadata object (dirtree, dirmeta, commit) unless present; returns its checksum.
+   * Inside a transaction (`staging`) the object is staged and published by `Transaction.publish`.
+   */
+  writeMetadata(type: 'dirtree' | 'dirmeta' | 'commit', data: Uint8Array, opts: { fsync?: boolean; staging?: string } = {}): Checksum {
     const checksum = sha256(data);
     const dest = this.objectPath(checksum, type);
     if (exists(dest)) return checksum;
-    const tmp = tmpName(this.tmpDir(), 'obj');
+    const tmp = tmpName(opts.staging ?? this.tmpDir(), 'obj');
     try {
       const fd = fs.openSync(tmp, 'wx', 0o644);
       try {
@@ -221,8 +225,23 @@ export class Repo {
       rmQuiet(tmp);
       throw ioError(e, 'cannot write object', dest);
     }
+    if (opts.staging) {
+      const staged = path.join(opts.staging, `${checksum}.${type}`);
+      try {
+        sys().rename2(tmp, staged, RENAME_NOREPLACE);
+      } catch (e) {
+        rmQuiet(tmp);
+        if (errnoCode(e) !== 'EEXIST') throw ioError(e, 'cannot stage object', staged);
+      }
+      return checksum;
+    }
     this.commitObjectFile(tmp, checksum, type);
     return checksum;
+  }
+
+  /** Starts a write transaction: a private staging directory under tmp/. */
+  beginTransaction(): Transaction {
+    return new Transaction(this);
   }
 
   /** Reads a metadata object's bytes, bounded in size. Throws OBJECT_MISSING when absent. */
@@ -487,5 +506,93 @@ export class Repo {
 
   isCommitPartial(checksum: string): boolean {
     return exists(this.commitPartialPath(checksum));
+  }
+}
+
+const PUBLISH_ORDER: Record<string, number> = { file: 0, filez: 0, dirmeta: 1, dirtree: 2, commit: 3 };
+
+/**
+ * A write transaction. Objects are staged in `tmp/ingot-staging-PID-RANDOM/` as
+ * `CHECKSUM.EXT`; `publish` moves them into objects/ (content, then dirmeta, dirtree, and
+ * commits last) after the caller made them durable. A crashed transaction leaves only its
+ * staging directory, which the next transaction removes once its process is gone.
+ */
+export class Transaction {
+  readonly dir: string;
+
+  constructor(private readonly repo: Repo) {
+    Transaction.removeStale(repo);
+    this.dir = path.join(repo.tmpDir(), `ingot-staging-${process.pid}-${randomBytes(6).toString('hex')}`);
+    mkdirp(this.dir, 0o700);
+  }
+
+  /** Moves every staged object into objects/; returns how many were new. */
+  publish(): number {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch (e) {
+      throw ioError(e, 'cannot list', this.dir);
+    }
+    const objects: { name: string; checksum: string; ext: string; order: number }[] = [];
+    for (const name of names) {
+      const dot = name.indexOf('.');
+      if (dot !== 64 || name.startsWith('.')) continue;
+      const ext = name.slice(65);
+      const order = PUBLISH_ORDER[ext];
+      if (order === undefined) continue;
+      objects.push({ name, checksum: name.slice(0, 64), ext, order });
+    }
+    objects.sort((a, b) => a.order - b.order);
+    const objDir = path.join(this.repo.path, 'objects');
+    let moved = 0;
+    const made = new Set<string>();
+    for (const o of objects) {
+      const pre = o.checksum.slice(0, 2);
+      const dest = `${objDir}/${pre}/${o.checksum.slice(2)}.${o.ext}`;
+      const src = `${this.dir}/${o.name}`;
+      if (!made.has(pre)) {
+        mkdirp(`${objDir}/${pre}`);
+        made.add(pre);
+      }
+      if (o.order === 3) failpoint('publish-commit-object');
+      try {
+        sys().rename2(src, dest, RENAME_NOREPLACE);
+        moved++;
+      } catch (e) {
+        if (errnoCode(e) !== 'EEXIST') throw ioError(e, 'cannot store object', dest);
+      }
+    }
+    return moved;
+  }
+
+  abort(): void {
+    rmQuiet(this.dir);
+  }
+
+  /** Removes staging directories of ingot processes that no longer run. */
+  static removeStale(repo: Repo): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync(repo.tmpDir());
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const m = /^ingot-staging-(\d+)-[0-9a-f]+$/.exec(n);
+      if (!m) continue;
+      const pid = Number(m[1]);
+      if (pid === process.pid || isAlive(pid)) continue;
+      rmQuiet(path.join(repo.tmpDir(), n));
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoCode(e) === 'EPERM';
   }
 }

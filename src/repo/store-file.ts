@@ -23,11 +23,18 @@ import {
 } from '../codecs/ostree/objects.js';
 import { sys } from '../platform/sys.js';
 import { tmpName, rmQuiet } from '../platform/fs.js';
+import { failpoint } from '../platform/failpoint.js';
 import { objectExt, type RepoMode } from './repo.js';
 import * as path from 'node:path';
 
 export interface StoreContext {
   repoPath: string;
+  /**
+   * The transaction's staging directory: new objects are written here as `CHECKSUM.EXT` and
+   * moved into objects/ only after a syncfs, so objects/ never holds a file that a power loss
+   * could leave empty.
+   */
+  stagingDir: string;
   mode: RepoMode;
   ownerUid: number | null;
   ownerGid: number | null;
@@ -51,6 +58,15 @@ export interface StoreResult {
 const SMALL = 8 * 1024 * 1024;
 const CHUNK = 1024 * 1024;
 
+let chunkBuf: Buffer | null = null;
+function chunkBuffer(): Buffer {
+  return (chunkBuf ??= Buffer.allocUnsafe(CHUNK));
+}
+
+export function stagedPathFor(ctx: StoreContext, checksum: string): string {
+  return `${ctx.stagingDir}/${checksum}.${objectExt('file', ctx.mode)}`;
+}
+
 export function objectPathFor(ctx: StoreContext, checksum: string): string {
   return path.join(ctx.repoPath, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.${objectExt('file', ctx.mode)}`);
 }
@@ -70,6 +86,14 @@ export function captureXattrs(p: string): Xattr[] {
   return out;
 }
 
+function lstatSize(p: string): number {
+  try {
+    return fs.lstatSync(p).size;
+  } catch {
+    return 0;
+  }
+}
+
 function statSize(p: string): number {
   try {
     return fs.statSync(p).size;
@@ -78,8 +102,16 @@ function statSize(p: string): number {
   }
 }
 
-/** Moves tmp to the object path without replacing; returns false if it already existed. */
+/** Moves tmp to `dest` without replacing; returns false (and drops tmp) if dest existed. */
 export function placeObject(tmp: string, dest: string): boolean {
+  // Crash-safety tests: the temp file is complete but not yet renamed / the object is in place.
+  failpoint('store-before-place');
+  const placed = renameNoReplace(tmp, dest);
+  if (placed) failpoint('store-after-place');
+  return placed;
+}
+
+function renameNoReplace(tmp: string, dest: string): boolean {
   try {
     sys().rename2(tmp, dest, 1);
     return true;
@@ -91,7 +123,7 @@ export function placeObject(tmp: string, dest: string): boolean {
     }
     if (code === 'ENOENT') {
       fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
-      return placeObject(tmp, dest);
+      return renameNoReplace(tmp, dest);
     }
     rmQuiet(tmp);
     throw ioError(e, 'cannot store object', dest);
@@ -127,7 +159,7 @@ function writeAll(fd: number, b: Uint8Array): void {
 }
 
 /** Stores the regular file at `src`. Throws IngotError naming the path. */
-export function storeRegularFile(ctx: StoreContext, src: string, tmpDir: string): StoreResult {
+export function storeRegularFile(ctx: StoreContext, src: string): StoreResult {
   let fd: number;
   try {
     fd = fs.openSync(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
@@ -148,8 +180,8 @@ export function storeRegularFile(ctx: StoreContext, src: string, tmpDir: string)
       xattrs: ctx.xattrs ? captureXattrs(src) : [],
     };
     const size = st.size;
-    if (size <= SMALL) return storeSmall(ctx, fd, src, h, size, tmpDir);
-    return storeLarge(ctx, fd, src, h, size, tmpDir);
+    if (size <= SMALL) return storeSmall(ctx, fd, src, h, size);
+    return storeLarge(ctx, fd, src, h, size);
   } catch (e) {
     throw ioError(e, 'cannot commit', src);
   } finally {
@@ -157,8 +189,15 @@ export function storeRegularFile(ctx: StoreContext, src: string, tmpDir: string)
   }
 }
 
+let scratch: Buffer | null = null;
+
+/**
+ * Reads a whole small file into this thread's scratch buffer (reused: allocating per file
+ * keeps the garbage collector busy). The result is valid until the next call.
+ */
 function readExactly(fd: number, src: string, size: number): Buffer {
-  const data = Buffer.allocUnsafe(size);
+  if (!scratch || scratch.length < size) scratch = Buffer.allocUnsafe(Math.max(size, 1024 * 1024));
+  const data = scratch.subarray(0, size);
   let off = 0;
   while (off < size) {
     const n = fs.readSync(fd, data, off, size - off, off);
@@ -170,7 +209,7 @@ function readExactly(fd: number, src: string, size: number): Buffer {
   return data;
 }
 
-function storeSmall(ctx: StoreContext, fd: number, src: string, h: FileHeader, size: number, tmpDir: string): StoreResult {
+function storeSmall(ctx: StoreContext, fd: number, src: string, h: FileHeader, size: number): StoreResult {
   const data = readExactly(fd, src, size);
   const checksum = createHash('sha256').update(encodeFileHeader(h)).update(data).digest('hex');
   const dest = objectPathFor(ctx, checksum);
@@ -181,7 +220,7 @@ function storeSmall(ctx: StoreContext, fd: number, src: string, h: FileHeader, s
     /* absent */
   }
   if (existing >= 0) return { checksum, size, written: false, storedSize: existing };
-  const tmp = tmpName(tmpDir, 'file');
+  const tmp = tmpName(ctx.stagingDir, 'file');
   const out = fs.openSync(tmp, 'wx', 0o600);
   let stored = 0;
   try {
@@ -202,13 +241,14 @@ function storeSmall(ctx: StoreContext, fd: number, src: string, h: FileHeader, s
     throw e;
   }
   fs.closeSync(out);
-  const written = placeObject(tmp, dest);
-  return { checksum, size, written, storedSize: written ? stored : statSize(dest) };
+  const staged = stagedPathFor(ctx, checksum);
+  const written = placeObject(tmp, staged);
+  return { checksum, size, written, storedSize: written ? stored : statSize(staged) };
 }
 
-function storeLarge(ctx: StoreContext, fd: number, src: string, h: FileHeader, size: number, tmpDir: string): StoreResult {
+function storeLarge(ctx: StoreContext, fd: number, src: string, h: FileHeader, size: number): StoreResult {
   const hash = createHash('sha256').update(encodeFileHeader(h));
-  const tmp = tmpName(tmpDir, 'file');
+  const tmp = tmpName(ctx.stagingDir, 'file');
   const out = fs.openSync(tmp, 'wx', 0o600);
   let stored = 0;
   try {
@@ -217,7 +257,7 @@ function storeLarge(ctx: StoreContext, fd: number, src: string, h: FileHeader, s
       writeAll(out, hdr);
       stored += hdr.length;
     }
-    const buf = Buffer.allocUnsafe(CHUNK);
+    const buf = chunkBuffer();
     let prevTail: Buffer | null = null;
     let off = 0;
     while (off < size) {
@@ -254,12 +294,17 @@ function storeLarge(ctx: StoreContext, fd: number, src: string, h: FileHeader, s
   fs.closeSync(out);
   const checksum = hash.digest('hex');
   const dest = objectPathFor(ctx, checksum);
-  const written = placeObject(tmp, dest);
-  return { checksum, size, written, storedSize: written ? stored : statSize(dest) };
+  if (fs.existsSync(dest)) {
+    rmQuiet(tmp);
+    return { checksum, size, written: false, storedSize: statSize(dest) };
+  }
+  const staged = stagedPathFor(ctx, checksum);
+  const written = placeObject(tmp, staged);
+  return { checksum, size, written, storedSize: written ? stored : statSize(staged) };
 }
 
 /** Stores a symlink content object (main thread; symlinks are tiny). */
-export function storeSymlink(ctx: StoreContext, h: FileHeader, tmpDir: string): StoreResult {
+export function storeSymlink(ctx: StoreContext, h: FileHeader): StoreResult {
   if ((h.mode & S_IFMT) !== S_IFLNK) throw new IngotError('INTERNAL', 'storeSymlink: not a symlink header');
   const checksum = createHash('sha256').update(encodeFileHeader(h)).digest('hex');
   const dest = objectPathFor(ctx, checksum);
@@ -270,7 +315,7 @@ export function storeSymlink(ctx: StoreContext, h: FileHeader, tmpDir: string): 
     /* absent */
   }
   if (existing >= 0) return { checksum, size: 0, written: false, storedSize: existing };
-  const tmp = tmpName(tmpDir, 'link');
+  const tmp = tmpName(ctx.stagingDir, 'link');
   let stored = 0;
   if (ctx.mode === 'bare') {
     fs.symlinkSync(h.symlinkTarget, tmp);
@@ -302,6 +347,7 @@ export function storeSymlink(ctx: StoreContext, h: FileHeader, tmpDir: string): 
     }
     fs.closeSync(fd);
   }
-  const written = placeObject(tmp, dest);
-  return { checksum, size: 0, written, storedSize: written ? stored : statSize(dest) };
+  const staged = stagedPathFor(ctx, checksum);
+  const written = placeObject(tmp, staged);
+  return { checksum, size: 0, written, storedSize: written ? stored : lstatSize(staged) };
 }

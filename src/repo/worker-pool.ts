@@ -35,7 +35,9 @@ export class WorkerPool {
     this.batchSize = batchSize;
     const url = new URL('./worker.js', import.meta.url);
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(url, { workerData: init });
+      // Small young generations: several isolates with default 16 MB semi-spaces would spend
+      // the memory budget on garbage that a minor GC frees anyway.
+      const w = new Worker(url, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 96 } });
       w.on('message', (results: { id: number; result?: unknown; error?: { code: string; message: string; hint?: string; data?: Record<string, unknown> } }[]) => {
         for (const r of results) {
           const p = this.inflight.get(r.id);

@@ -10,7 +10,7 @@ import { checkoutFileJob, type CheckoutFileJob, type CheckoutContext } from './c
 import { verifyContentJob, type VerifyContext } from './verify-file.js';
 
 export interface WorkerInit {
-  store?: { ctx: StoreContext; tmpDir: string };
+  store?: StoreContext;
   checkout?: CheckoutContext;
   verify?: VerifyContext;
 }
@@ -25,7 +25,7 @@ const init = workerData as WorkerInit;
 async function run(job: WorkerJob): Promise<unknown> {
   switch (job.op) {
     case 'store':
-      return storeRegularFile(init.store!.ctx, job.path, init.store!.tmpDir);
+      return storeRegularFile(init.store!, job.path);
     case 'checkout':
       return await checkoutFileJob(init.checkout!, job);
     case 'verify':

@@ -196,6 +196,11 @@ class TextParser {
       return this.value(parseType(ts));
     }
     const w = this.word();
+    if (want?.kind === 'maybe' && w !== 'nothing' && w !== 'just') {
+      // A value under a maybe type is an implicit Just (GLib: `@mi 7` is `@mi just 7`).
+      const inner = this.value(want.elem);
+      return { type: want.str, value: [inner.value] };
+    }
     if (w && KEYWORDS[w] && !(w === 'true' || w === 'false')) {
       this.pos += w.length;
       return this.value(parseType(KEYWORDS[w]!));

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ls } from '../../../repo/inspect.js';
+import { printValue } from '../../../codecs/gvariant/text.js';
 import { action, addRepoOption, fmtMode, openRepo } from '../../util.js';
 
 export function register(repo: Command): void {
@@ -19,11 +20,16 @@ export function register(repo: Command): void {
             d
               .map((e) => {
                 const t = e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-';
+                // ostree ls: `T0MMMM UID GID SIZE [CHECKSUMS ][{ XATTRS } ]PATH[ -> TARGET]`, where a
+                // directory's checksums are its dirtree and its dirmeta.
                 let line = `${t}${fmtMode(e.mode & 0o7777 | 0).slice(1)} ${e.uid} ${e.gid} ${String(e.size).padStart(6)} `;
-                if (opts.checksum) line += `${e.checksum} `;
+                if (opts.checksum) line += e.meta !== undefined ? `${e.checksum} ${e.meta} ` : `${e.checksum} `;
+                if (e.xattrs) {
+                  const gv = e.xattrs.map((x) => [Buffer.from(`${x.name}\0`, 'utf8'), Buffer.from(x.value, 'hex')]);
+                  line += `{ ${printValue('a(ayay)', gv)} } `;
+                }
                 line += e.path;
                 if (e.target !== undefined) line += ` -> ${e.target}`;
-                if (e.xattrs?.length) line += ` { ${e.xattrs.map((x) => `${x.name}=${x.value}`).join(', ')} }`;
                 return line;
               })
               .join('\n'),
