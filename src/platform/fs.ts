@@ -30,7 +30,8 @@ export function atomicWrite(target: string, data: Uint8Array | string, opts: Ato
   try {
     fd = fs.openSync(tmp, 'wx', opts.mode ?? 0o644);
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    if (opts.mode !== undefined) fs.fchmodSync(fd, opts.mode);
+    // Explicit mode: the result must not depend on the caller's umask.
+    fs.fchmodSync(fd, opts.mode ?? 0o644);
     if (doSync) fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = -1;
@@ -44,6 +45,7 @@ export function atomicWrite(target: string, data: Uint8Array | string, opts: Ato
 }
 
 export function fsyncDir(dir: string): void {
+  // (errors propagate: callers wrap them)
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);
@@ -54,11 +56,15 @@ export function fsyncDir(dir: string): void {
 
 /** Flushes every dirty page of the file system holding `dir` (one syscall, like ostree). */
 export function syncFs(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
   try {
-    sys().syncfs(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(dir, 'r');
+    try {
+      sys().syncfs(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    throw ioError(e, 'cannot flush the file system of', dir);
   }
 }
 

@@ -9,6 +9,11 @@ import { sys } from './sys.js';
 
 export type LockKind = 'shared' | 'exclusive';
 
+function lockTimeout(): number {
+  const v = Number(process.env['INGOT_LOCK_TIMEOUT_MS']);
+  return Number.isFinite(v) && v >= 0 ? v : 30000;
+}
+
 export class FileLock {
   private fd: number;
   private kind: LockKind | null = null;
@@ -29,7 +34,14 @@ export class FileLock {
   }
 
   /** Takes the lock, waiting up to `timeoutMs` (default from INGOT_LOCK_TIMEOUT_MS or 30 s). */
-  async acquire(kind: LockKind, timeoutMs = Number(process.env['INGOT_LOCK_TIMEOUT_MS'] ?? 30000)): Promise<void> {
+  /** Takes the lock if it is free right now; returns false otherwise. */
+  tryAcquire(kind: LockKind): boolean {
+    if (!sys().ofdlock(this.fd, kind === 'shared' ? 0 : 1, 1)) return false;
+    this.kind = kind;
+    return true;
+  }
+
+  async acquire(kind: LockKind, timeoutMs = lockTimeout()): Promise<void> {
     const op = kind === 'shared' ? 0 : 1;
     const deadline = Date.now() + timeoutMs;
     let delay = 5;

@@ -32,6 +32,7 @@ export interface CheckoutFileJob {
 
 export interface CheckoutFileResult {
   linked: boolean;
+  symlink?: boolean;
   size: number;
 }
 
@@ -109,7 +110,7 @@ export async function checkoutFileJob(ctx: CheckoutContext, job: CheckoutFileJob
           }
         }
       });
-      return { linked: false, size: 0 };
+      return { linked: false, symlink: true, size: 0 };
     }
     if (canHardlink(repo, ctx)) {
       try {

@@ -31,6 +31,8 @@ export interface CheckoutResult {
   dirs: number;
   hardlinked: number;
   copied: number;
+  /** Symlinks created (bare-user stores them as files; archive too). */
+  symlinks: number;
 }
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -54,7 +56,7 @@ export async function checkout(repo: Repo, rev: string, dest: string, opts: Chec
         data: { path: destination },
       });
     }
-    const result: CheckoutResult = { commit, destination, files: 0, dirs: 0, hardlinked: 0, copied: 0 };
+    const result: CheckoutResult = { commit, destination, files: 0, dirs: 0, hardlinked: 0, copied: 0, symlinks: 0 };
     // Hardlinks are made inline (a link(2) costs less than a message to a worker); copies and
     // decompression go to worker threads, created only when needed.
     const linker = canLinkInline(repo, ctx) ? new InlineLinker(repo, ctx) : null;
@@ -64,8 +66,10 @@ export async function checkout(repo: Repo, rev: string, dest: string, opts: Chec
     const metaCache = new Map<string, DirMeta>();
     const materialize = (checksum: Checksum, dest: string): void => {
       result.files++;
-      if (linker && linker.link(checksum, dest)) {
-        result.hardlinked++;
+      const how = linker ? linker.link(checksum, dest) : false;
+      if (how) {
+        if (how === 'symlink') result.symlinks++;
+        else result.hardlinked++;
         return;
       }
       pool ??= new WorkerPool({ checkout: ctx }, opts.threads ?? defaultThreads(), 64);
@@ -103,7 +107,8 @@ export async function checkout(repo: Repo, rev: string, dest: string, opts: Chec
       (pool as WorkerPool | null)?.pump();
       for (const p of pending) {
         const r = await p;
-        if (r.linked) result.hardlinked++;
+        if (r.symlink) result.symlinks++;
+        else if (r.linked) result.hardlinked++;
         else result.copied++;
       }
     } finally {
@@ -132,7 +137,7 @@ class InlineLinker {
     private readonly ctx: CheckoutContext,
   ) {}
 
-  link(checksum: Checksum, dest: string): boolean {
+  link(checksum: Checksum, dest: string): 'hardlink' | 'symlink' | false {
     const obj = this.repo.objectPath(checksum, 'file');
     if (this.repo.mode === 'bare-user') {
       let target = this.isLink.get(checksum);
@@ -149,12 +154,12 @@ class InlineLinker {
       }
       if (target !== null) {
         this.place(dest, (p) => fs.symlinkSync(target!, p));
-        return true;
+        return 'symlink';
       }
     }
     try {
       this.place(dest, (p) => fs.linkSync(obj, p));
-      return true;
+      return 'hardlink';
     } catch (e) {
       const code = errnoCode(e);
       if (code === 'ENOENT' && !fs.existsSync(obj)) throw missingObject(checksum);

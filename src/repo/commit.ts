@@ -2,9 +2,10 @@
  * The commit writer: a directory on disk → content, dirtree and dirmeta objects → a commit
  * object → the ref, in that order. Content is hashed and stored by worker threads on every
  * core while the main thread walks; metadata objects are written as directories complete.
- * Durability: one syncfs() after all tree objects, then the commit object (fsynced), then the
- * ref (atomic rename, fsynced) last, so a crash at any point leaves the ref at the old commit or
- * the new one, and every commit object present has its whole tree.
+ * Every object goes to the transaction's staging directory first. Durability: syncfs, then the
+ * staged objects move into objects/ (commit object last), syncfs again, then the ref moves
+ * (atomic rename, fsynced). A crash at any point leaves the ref at the old commit or the new
+ * one, objects/ holds only complete objects, and every commit object there has its whole tree.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -332,7 +333,12 @@ class TreeWriter {
             symlinkTarget: target,
             xattrs: this.xattrsOf(p),
           };
-          const r = storeSymlink(this.ctx, h);
+          let r: StoreResult;
+          try {
+            r = storeSymlink(this.ctx, h);
+          } catch (e) {
+            throw ioError(e, 'cannot commit', p);
+          }
           if (r.written) this.stats.objectsWritten++;
           if (this.wantSizes) this.sizes.set(r.checksum, { archived: r.storedSize, unpacked: Buffer.byteLength(target), objtype: 1 });
           node.files.push({ name, checksum: r.checksum as Checksum });

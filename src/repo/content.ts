@@ -44,7 +44,8 @@ export function readXattrs(p: string | Buffer, skip?: (name: string) => boolean)
   for (const name of names) {
     if (skip && skip(name)) continue;
     const value = s.lgetxattr(p, name);
-    if (value !== null) out.push({ name, value });
+    // As ostree reads them: an xattr with an empty value does not count.
+    if (value !== null && value.length > 0) out.push({ name, value });
   }
   return out;
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Checksum, ObjectType } from '../core/checksum.js';
 import { rmQuiet } from '../platform/fs.js';
-import type { Repo } from './repo.js';
+import { Transaction, type Repo } from './repo.js';
 import { reachableObjects, objectKey } from './traverse.js';
 
 export interface PruneOptions {
@@ -49,11 +49,15 @@ export async function prune(repo: Repo, opts: PruneOptions = {}): Promise<PruneR
       commits = commits.filter((c) => !gone.has(c));
     }
 
+    // Commits older than the cut-off are not kept, even as history of a ref: the walk stops there.
+    const cut = new Set<string>(res.commitsDeleted);
     const roots = opts.refsOnly ? [...refTips].filter((c) => repo.hasObject(c, 'commit')) : commits;
     const keep = reachableObjects(repo, roots, {
       depth: opts.refsOnly ? (opts.depth ?? -1) : 0,
       onMissing: () => undefined,
+      stopAt: cut,
     });
+    res.commitsDeleted = res.commitsDeleted.filter((c) => !keep.has(objectKey(c, 'commit')));
     // Partial commits keep what they already have.
     const doomed: { key: string; type: ObjectType; path: string }[] = [];
     for (const o of repo.listObjects()) {
@@ -96,5 +100,7 @@ function cleanTmp(repo: Repo): void {
   } catch {
     return;
   }
-  for (const n of names) if (/^\.(obj|file|link|co|tmp|[^-]+)-\d+-[0-9a-f]{12}$/.test(n)) rmQuiet(path.join(dir, n));
+  // Temp files are `.BASE-PID-RANDOM` (BASE may itself contain dashes).
+  for (const n of names) if (/^\..+-\d+-[0-9a-f]{12}$/.test(n)) rmQuiet(path.join(dir, n));
+  Transaction.removeStale(repo);
 }

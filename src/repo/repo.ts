@@ -209,6 +209,7 @@ export class Repo {
    * Inside a transaction (`staging`) the object is staged and published by `Transaction.publish`.
    */
   writeMetadata(type: 'dirtree' | 'dirmeta' | 'commit', data: Uint8Array, opts: { fsync?: boolean; staging?: string } = {}): Checksum {
+    // (fsync applies to direct writes only: staged objects are flushed by the transaction.)
     const checksum = sha256(data);
     const dest = this.objectPath(checksum, type);
     if (exists(dest)) return checksum;
@@ -217,7 +218,8 @@ export class Repo {
       const fd = fs.openSync(tmp, 'wx', 0o644);
       try {
         fs.writeSync(fd, data);
-        if (opts.fsync) fs.fsyncSync(fd);
+        fs.fchmodSync(fd, 0o644);
+        if (opts.fsync && !opts.staging) fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
       }
@@ -264,19 +266,6 @@ export class Repo {
         });
       }
       throw ioError(e, 'cannot read object', p);
-    }
-    return data;
-  }
-
-  /** Reads a metadata object and checks that it hashes to its name. */
-  readVerifiedMetadata(checksum: string, type: 'dirtree' | 'dirmeta' | 'commit'): Buffer {
-    const data = this.readMetadata(checksum, type);
-    const actual = sha256(data);
-    if (actual !== checksum) {
-      throw new IngotError('OBJECT_CORRUPT', `${type} object ${checksum} is corrupt: its content hashes to ${actual}`, {
-        hint: "run 'ingot repo fsck --delete' and pull or commit the content again",
-        data: { checksum, type, actual },
-      });
     }
     return data;
   }
@@ -519,11 +508,26 @@ const PUBLISH_ORDER: Record<string, number> = { file: 0, filez: 0, dirmeta: 1, d
  */
 export class Transaction {
   readonly dir: string;
+  private readonly lock: FileLock;
 
   constructor(private readonly repo: Repo) {
     Transaction.removeStale(repo);
-    this.dir = path.join(repo.tmpDir(), `ingot-staging-${process.pid}-${randomBytes(6).toString('hex')}`);
-    mkdirp(this.dir, 0o700);
+    const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    // The lock is taken before the directory gets its public name, and held for the life of
+    // the transaction: a staging directory whose lock can be taken belongs to a process that
+    // is gone (in any PID namespace).
+    const fresh = path.join(repo.tmpDir(), `.ingot-staging-new-${id}`);
+    mkdirp(fresh, 0o700);
+    this.lock = FileLock.open(path.join(fresh, '.lock'));
+    if (!this.lock.tryAcquire('exclusive')) throw new IngotError('INTERNAL', `cannot lock new staging directory ${fresh}`);
+    this.dir = path.join(repo.tmpDir(), `ingot-staging-${id}`);
+    try {
+      fs.renameSync(fresh, this.dir);
+    } catch (e) {
+      this.lock.release();
+      rmQuiet(fresh);
+      throw ioError(e, 'cannot create staging directory', this.dir);
+    }
   }
 
   /** Moves every staged object into objects/; returns how many were new. */
@@ -555,6 +559,7 @@ export class Transaction {
         mkdirp(`${objDir}/${pre}`);
         made.add(pre);
       }
+      failpoint('publish-object');
       if (o.order === 3) failpoint('publish-commit-object');
       try {
         sys().rename2(src, dest, RENAME_NOREPLACE);
@@ -568,9 +573,10 @@ export class Transaction {
 
   abort(): void {
     rmQuiet(this.dir);
+    this.lock.release();
   }
 
-  /** Removes staging directories of ingot processes that no longer run. */
+  /** Removes staging directories whose transaction no longer runs (their lock is free). */
   static removeStale(repo: Repo): void {
     let names: string[];
     try {
@@ -579,20 +585,19 @@ export class Transaction {
       return;
     }
     for (const n of names) {
-      const m = /^ingot-staging-(\d+)-[0-9a-f]+$/.exec(n);
-      if (!m) continue;
-      const pid = Number(m[1]);
-      if (pid === process.pid || isAlive(pid)) continue;
-      rmQuiet(path.join(repo.tmpDir(), n));
+      if (!/^ingot-staging-\d+-[0-9a-f]+$/.test(n)) continue;
+      const dir = path.join(repo.tmpDir(), n);
+      let lock: FileLock;
+      try {
+        lock = FileLock.open(path.join(dir, '.lock'));
+      } catch {
+        continue;
+      }
+      try {
+        if (lock.tryAcquire('exclusive')) rmQuiet(dir);
+      } finally {
+        lock.release();
+      }
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) === 'EPERM';
   }
 }

@@ -81,7 +81,9 @@ export function captureXattrs(p: string): Xattr[] {
   const out: Xattr[] = [];
   for (const name of s.llistxattr(p)) {
     const v = s.lgetxattr(p, name);
-    if (v !== null) out.push({ name, value: v });
+    // ostree (libglnx's xattr reader) leaves out xattrs whose value is empty; so must we, or
+    // the checksums differ from `ostree commit`'s for the same tree.
+    if (v !== null && v.length > 0) out.push({ name, value: v });
   }
   return out;
 }
@@ -202,7 +204,7 @@ function readExactly(fd: number, src: string, size: number): Buffer {
   while (off < size) {
     const n = fs.readSync(fd, data, off, size - off, off);
     if (n === 0) {
-      throw new IngotError('PATH_INVALID', `'${src}' shrank while being committed`, { data: { path: src } });
+      throw new IngotError('IO_ERROR', `'${src}' shrank while being committed`, { hint: 'commit a tree that nothing modifies meanwhile', data: { path: src } });
     }
     off += n;
   }
@@ -265,7 +267,7 @@ function storeLarge(ctx: StoreContext, fd: number, src: string, h: FileHeader, s
       let got = 0;
       while (got < want) {
         const n = fs.readSync(fd, buf, got, want - got, off + got);
-        if (n === 0) throw new IngotError('PATH_INVALID', `'${src}' shrank while being committed`, { data: { path: src } });
+        if (n === 0) throw new IngotError('IO_ERROR', `'${src}' shrank while being committed`, { hint: 'commit a tree that nothing modifies meanwhile', data: { path: src } });
         got += n;
       }
       const chunk = buf.subarray(0, want);

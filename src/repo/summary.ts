@@ -41,18 +41,21 @@ export async function updateSummary(repo: Repo, now = Math.floor(Date.now() / 10
     for (const [name, c] of refs) {
       const data = repo.readMetadata(c, 'commit');
       const commit = repo.loadCommit(c);
-      const meta: VarDict = [['ostree.commit.timestamp', variant('t', bswap64(commit.timestamp))]];
+      // Key order as ostree writes them (its GVariantDict's hash order): version, timestamp.
+      const meta: VarDict = [];
       const v = commit.metadata.find(([k]) => k === 'version');
       if (v && v[1].type === 's') meta.push(['ostree.commit.version', variant('s', v[1].value as string)]);
+      meta.push(['ostree.commit.timestamp', variant('t', bswap64(commit.timestamp))]);
       entries.push([name, [BigInt(data.length), checksumToBytes(c), meta]]);
     }
+    // Key order as `ostree summary -u` writes them (collection-id last).
     const extra: VarDict = [];
-    const cid = repo.config.get('core', 'collection-id');
-    if (cid) extra.push(['ostree.summary.collection-id', variant('s', cid)]);
     extra.push(['ostree.summary.mode', variant('s', modeConfigString(repo.mode))]);
     extra.push(['ostree.summary.last-modified', variant('t', bswap64(BigInt(now)))]);
     extra.push(['ostree.summary.tombstone-commits', variant('b', repo.config.getBool('core', 'tombstone-commits', false))]);
     extra.push(['ostree.summary.indexed-deltas', variant('b', true)]);
+    const cid = repo.config.get('core', 'collection-id');
+    if (cid) extra.push(['ostree.summary.collection-id', variant('s', cid)]);
     const bytes = serialize(SUMMARY_TYPE, [entries, extra as GValue]);
     rmQuiet(path.join(repo.path, 'summary.sig'));
     atomicWrite(path.join(repo.path, 'summary'), bytes, { tmpDir: repo.tmpDir() });

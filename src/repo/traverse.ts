@@ -57,6 +57,8 @@ export interface ReachableOptions {
   onMissing?: (checksum: string, type: ObjectType, err: IngotError) => void;
   /** Skip commits whose tree is incomplete (state/*.commitpartial). */
   skipPartial?: boolean;
+  /** Parent commits at which the history walk stops (they are not included). */
+  stopAt?: ReadonlySet<string>;
 }
 
 /**
@@ -102,6 +104,7 @@ export function reachableObjects(repo: Repo, commits: Iterable<Checksum>, opts: 
       if (depth >= 0 && level >= depth) break;
       level++;
       c = commit.parent;
+      if (c && opts.stopAt?.has(c)) break;
       if (c && !repo.hasObject(c, 'commit')) break; // history may be shallow
     }
   }

@@ -43,7 +43,9 @@ if (parentPort) {
         const err =
           e instanceof IngotError
             ? { code: e.code, message: e.message, hint: e.hint, data: e.data }
-            : { code: 'IO_ERROR', message: (e as Error).message, data: {} };
+            : typeof (e as { code?: unknown }).code === 'string' && /^E[A-Z0-9]+$/.test((e as { code: string }).code)
+            ? { code: 'IO_ERROR', message: (e as Error).message, data: { errno: (e as { code: string }).code } }
+            : { code: 'INTERNAL', message: `worker: ${(e as Error)?.stack ?? String(e)}`, data: {} };
         out.push({ id, error: err });
       }
     }

@@ -1,7 +1,7 @@
 /**
  * The layer rule of DESIGN.md, enforced: a module may import only from the layers listed for
  * its own layer; codecs stay pure (no file system, processes, network, clock or randomness);
- * only platform (and the cli) may use node:child_process and the network modules.
+ * only platform may use node:child_process and the network modules.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { IngotError } from '../../core/errors.js';
 import { Repo } from '../../repo/repo.js';
 import { writeCommit } from '../../repo/commit.js';
 import { checkout } from '../../repo/checkout.js';
@@ -14,7 +15,6 @@ import { fsck } from '../../repo/fsck.js';
 
 export interface DemoOptions {
   dir?: string;
-  keep?: boolean;
   out?: (line: string) => void;
 }
 
@@ -30,6 +30,12 @@ function writeSampleTree(root: string): void {
 
 export async function runDemo(opts: DemoOptions = {}): Promise<{ dir: string; commits: string[] }> {
   const out = opts.out ?? ((l: string) => process.stdout.write(l + '\n'));
+  if (opts.dir && fs.existsSync(opts.dir) && fs.readdirSync(opts.dir).length > 0) {
+    throw new IngotError('PATH_INVALID', `'${opts.dir}' is not empty`, {
+      hint: 'give the demo a new or empty folder, or leave out --dir for a temporary one',
+      data: { path: opts.dir },
+    });
+  }
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ingot-demo-'));
   const t0 = Date.now();
   out(`ingot demo in ${dir}`);
@@ -62,9 +68,6 @@ export async function runDemo(opts: DemoOptions = {}): Promise<{ dir: string; co
   const f = await fsck(repo);
   out(`7. fsck: ${f.commits} commits, ${f.objects} objects, ${f.problems.length === 0 ? 'no problems' : `${f.problems.length} PROBLEMS`}`);
   out(`done in ${((Date.now() - t0) / 1000).toFixed(2)} s; try: ostree --repo=${path.join(dir, 'repo')} log demo/x86_64/stable`);
-  if (!opts.keep && !opts.dir) {
-    // Keep the folder: the last line invites the reader to inspect it with ostree.
-  }
   if (f.problems.length) process.exitCode = 3;
   return { dir, commits: [c1.commit, c2.commit] };
 }

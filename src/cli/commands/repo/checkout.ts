@@ -24,7 +24,7 @@ export function register(repo: Command): void {
         });
         return {
           data: res,
-          text: (d) => `checked out ${d.commit.slice(0, 12)} into ${d.destination}: ${d.files} files (${d.hardlinked} hardlinked, ${d.copied} copied), ${d.dirs} directories`,
+          text: (d) => `checked out ${d.commit.slice(0, 12)} into ${d.destination}: ${d.files} files (${d.hardlinked} hardlinked, ${d.copied} copied, ${d.symlinks} symlinks), ${d.dirs} directories`,
         };
       }),
     );

@@ -15,7 +15,7 @@ export function register(repo: Command): void {
           exitCode: res.problems.length ? ERROR_CODES.FSCK_FAILED.exit : 0,
           text: (d) => {
             let s = `checked ${d.commits} commits (${d.partialCommits} partial), ${d.objects} objects\n`;
-            for (const p of d.problems) s += `error[${p.code}]: ${p.type} ${p.checksum}: ${p.message}\n`;
+            for (const p of d.problems) s += `error[${p.code}]: ${p.message}\n`;
             if (d.deleted.length) s += `deleted ${d.deleted.length} corrupt objects\n`;
             if (d.markedPartial.length) s += `marked ${d.markedPartial.length} commits partial: ${d.markedPartial.join(', ')}\n`;
             s += d.problems.length ? `fsck found ${d.problems.length} problems` : 'fsck: no problems found';

@@ -16,13 +16,15 @@ export function register(repo: Command): void {
     .option('--create <name=commit>', 'create or move a ref', collect, [])
     .option('--delete', 'delete the named refs')
     .action(
-      action((names: string[], opts: { repo?: string; create: string[]; delete?: boolean }): Rendered<RefsOut> => {
+      action(async (names: string[], opts: { repo?: string; create: string[]; delete?: boolean }): Promise<Rendered<RefsOut>> => {
         const r = openRepo(opts);
         if (opts.create.length || opts.delete) {
-          const res = updateRefs(
-            r,
-            opts.create.map((s) => splitKeyValue(s, '--create')),
-            opts.delete ? names : [],
+          const res = await r.withLock('shared', () =>
+            updateRefs(
+              r,
+              opts.create.map((s) => splitKeyValue(s, '--create')),
+              opts.delete ? names : [],
+            ),
           );
           return {
             data: { ...res, refs: {} as Record<string, string> },
