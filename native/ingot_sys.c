@@ -3,7 +3,8 @@
  * OSTree-compatible store needs: extended attributes (l* variants, never following
  * symlinks), OFD locks for the repository lock, syncfs(2) for transaction durability,
  * FICLONE reflinks, renameat2(RENAME_EXCHANGE|RENAME_NOREPLACE), and the inode flags ioctl
- * (chattr +i on deployments).
+ * (chattr +i on deployments), and whole-buffer raw DEFLATE through libdeflate (faster than
+ * zlib at the same level and ratio).
  *
  * Contract: every function is synchronous and throws a JS Error whose `code` is the errno
  * name (EPERM, ENODATA, EWOULDBLOCK, ...) and whose `errno` is the number, like node:fs does.
@@ -19,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <libdeflate.h>
 
 #define PATH_BUF 4096
 
@@ -291,6 +293,51 @@ static napi_value js_setflags(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* One libdeflate compressor per level and per thread (each worker thread has its own env). */
+typedef struct { struct libdeflate_compressor *c[13]; } deflate_state;
+
+static void free_deflate_state(napi_env env, void *data, void *hint) {
+  deflate_state *st = data;
+  for (int i = 0; i < 13; i++) if (st->c[i]) libdeflate_free_compressor(st->c[i]);
+  free(st);
+}
+
+/* deflateRaw(Buffer input, level) -> Buffer: one raw DEFLATE stream (RFC 1951) of the whole
+ * input, as OSTree's archive objects carry it. libdeflate compresses whole buffers only. */
+static napi_value js_deflate_raw(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t level;
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[1], &level)) return NULL;
+  if (level < 0 || level > 12) { napi_throw_range_error(env, NULL, "level must be 0..12"); return NULL; }
+  void *in; size_t inlen;
+  if (napi_get_buffer_info(env, argv[0], &in, &inlen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "input must be a Buffer");
+    return NULL;
+  }
+  deflate_state *st = NULL;
+  napi_get_instance_data(env, (void **)&st);
+  if (!st) {
+    st = calloc(1, sizeof *st);
+    if (!st) return throw_errno(env, ENOMEM, "deflateRaw", NULL);
+    napi_set_instance_data(env, st, free_deflate_state, NULL);
+  }
+  if (!st->c[level]) {
+    st->c[level] = libdeflate_alloc_compressor(level);
+    if (!st->c[level]) return throw_errno(env, ENOMEM, "libdeflate_alloc_compressor", NULL);
+  }
+  size_t bound = libdeflate_deflate_compress_bound(st->c[level], inlen);
+  void *out = malloc(bound);
+  if (!out) return throw_errno(env, ENOMEM, "deflateRaw", NULL);
+  size_t n = libdeflate_deflate_compress(st->c[level], in, inlen, out, bound);
+  if (n == 0) { free(out); return throw_errno(env, EIO, "libdeflate_deflate_compress", NULL); }
+  napi_value result;
+  void *dst;
+  napi_status ok = napi_create_buffer_copy(env, n, out, &dst, &result);
+  free(out);
+  if (ok != napi_ok) return throw_errno(env, ENOMEM, "deflateRaw", NULL);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
@@ -304,6 +351,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"rename2", NULL, js_rename2, NULL, NULL, NULL, napi_default, NULL},
     {"getflags", NULL, js_getflags, NULL, NULL, NULL, napi_default, NULL},
     {"setflags", NULL, js_setflags, NULL, NULL, NULL, napi_default, NULL},
+    {"deflateRaw", NULL, js_deflate_raw, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -20,11 +20,12 @@ if [ "${1:-}" = "--peers" ]; then
   fi
 fi
 
-if ! command -v g++ >/dev/null || ! command -v make >/dev/null || ! command -v python3 >/dev/null; then
-  echo "setup: installing the native build tools (g++, make, python3)"
+# The native addon is built by npm ci: it needs a compiler and libdeflate's headers.
+if ! command -v g++ >/dev/null || ! command -v make >/dev/null || ! command -v python3 >/dev/null || [ ! -f /usr/include/libdeflate.h ]; then
+  echo "setup: installing the native build dependencies (g++, make, python3, libdeflate-dev)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends g++ make python3 >/dev/null
+  apt-get install -y -qq --no-install-recommends g++ make python3 libdeflate-dev >/dev/null
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -f build/Release/ingot_sys.node ]; then

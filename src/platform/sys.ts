@@ -21,6 +21,8 @@ export interface NativeSys {
   rename2(from: string, to: string, flags: number): void;
   getflags(path: string): number;
   setflags(path: string, flags: number): void;
+  /** One raw DEFLATE stream of the whole input (libdeflate), level 0..12. */
+  deflateRaw(input: Buffer, level: number): Buffer;
 }
 
 let cached: NativeSys | undefined;

@@ -144,6 +144,8 @@ async function commitInTransaction(
     ownerGid: opts.ownerGid ?? null,
     xattrs: !opts.noXattrs,
     zlibLevel: Number(repo.config.get('archive', 'zlib-level') ?? 6),
+    // ostree.sizes records compressed sizes: produce ostree's exact bytes when asked for them.
+    compressor: wantSizes ? 'zlib' : 'libdeflate',
     wantSizes,
   };
   const writer = new TreeWriter(repo, ctx, opts, wantSizes);
