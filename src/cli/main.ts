@@ -20,19 +20,26 @@ import { register as repoSummary } from './commands/repo/summary.js';
 import { register as repoFsck } from './commands/repo/fsck.js';
 import { register as repoPrune } from './commands/repo/prune.js';
 import { register as demo } from './commands/demo.js';
+import { register as pkgVercmp } from './commands/pkg/vercmp.js';
 import { VERSION } from '../version.js';
 
-export function buildProgram(): Command {
+export function buildProgram(opts: { json?: boolean } = {}): Command {
   const program = new Command('ingot')
     .description('Compose RPM and Debian packages into OSTree commits and OCI images')
     .version(VERSION)
     .option('--json', 'print results as JSON')
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // With --json, usage errors are reported as one JSON object (by main), nothing else.
+    .configureOutput({ writeErr: (s) => (opts.json ? undefined : process.stderr.write(s)) });
   const repo = program.command('repo').description('an OSTree-compatible repository');
   for (const r of [repoInit, repoCommit, repoCheckout, repoLs, repoCat, repoLog, repoShow, repoRefs, repoRevParse, repoDiff, repoSummary, repoFsck, repoPrune]) {
     r(repo);
+  }
+  // Package verbs (RPM and Debian): add each `register` of src/cli/commands/pkg/*.ts here.
+  const pkg = program.command('pkg').description('RPM and Debian packages: compare versions, inspect packages');
+  for (const r of [pkgVercmp]) {
+    r(pkg);
   }
   demo(program);
   const exit = (cmd: Command): void => {
@@ -47,8 +54,23 @@ function wantsJson(argv: string[]): boolean {
   return argv.includes('--json');
 }
 
+/** A system error (errno code) that reached the top: an I/O failure, not a bug. */
+function systemError(e: unknown): IngotError | null {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return null;
+  const p = (e as { path?: unknown }).path;
+  return new IngotError('IO_ERROR', `${(e as Error).message}`, {
+    hint: code === 'ENOSPC' ? 'free some disk space and retry' : 'see the message for the failing operation and path',
+    data: { errno: code, ...(typeof p === 'string' ? { path: p } : {}) },
+  });
+}
+
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const program = buildProgram();
+  // Output piped into a program that stops reading (| head) is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  const program = buildProgram({ json: wantsJson(argv) });
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -63,6 +85,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       process.stderr.write(renderError(e, json));
       if (process.env['INGOT_DEBUG'] && e.stack) process.stderr.write(e.stack + '\n');
       return e.exitCode;
+    }
+    const sysErr = systemError(e);
+    if (sysErr) {
+      process.stderr.write(renderError(sysErr, json));
+      return sysErr.exitCode;
     }
     const err = new IngotError('INTERNAL', `unexpected error: ${(e as Error)?.message ?? String(e)}`, {
       hint: 'this is a bug in ingot; rerun with INGOT_DEBUG=1 for a stack trace and report it',
