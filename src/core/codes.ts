@@ -58,6 +58,8 @@ export const ERROR_CODES = {
   KEYRING_INVALID: { exit: 1, summary: 'A keyring file does not hold readable OpenPGP public keys.' },
   RICH_DEP_INVALID: { exit: 1, summary: 'An RPM rich (boolean) dependency does not parse.' },
   PACKAGE_FORMAT_UNKNOWN: { exit: 1, summary: 'A file is neither an RPM package (lead magic ed ab ee db) nor a Debian package (!<arch>).' },
+  REPO_METADATA_INVALID: { exit: 1, summary: 'Package repository metadata (Release, repomd.xml, an index) is malformed, expired or inconsistent.' },
+  SIGNATURE_INVALID: { exit: 3, summary: 'Repository metadata is unsigned or its OpenPGP signature does not verify against the keyring.' },
   INTERNAL: { exit: 70, summary: 'A bug in ingot: please report it with the message.' },
 } as const;
 
