@@ -20,23 +20,23 @@ import { normalizeMemberName } from '../codecs/archive/tar.js';
 import { formatDebVersion } from '../codecs/version/deb.js';
 import type { DepAtom, Dependency, PackageFile, PackageInfo, RelOp, Scriptlet } from './package.js';
 
-function toRelOp(op: DebRelOp): RelOp {
-  return op;
-}
-
-function toAtom(a: DebRelationAtom): DepAtom {
+/** Debian relations (parsed by codecs/deb) as family-neutral dependencies. */
+export function debAtomToDepAtom(a: DebRelationAtom): DepAtom {
   const d: DepAtom = { name: a.name };
   if (a.op) {
-    d.op = toRelOp(a.op);
+    d.op = a.op satisfies DebRelOp as RelOp;
     d.version = a.version!;
   }
   if (a.arch) d.arch = a.arch;
   return d;
 }
 
-function toDeps(clauses: DebRelationClause[] | undefined): Dependency[] {
-  return (clauses ?? []).map((c) => ({ anyOf: c.map(toAtom) }));
+export function debClausesToDeps(clauses: DebRelationClause[] | undefined): Dependency[] {
+  return (clauses ?? []).map((c) => ({ anyOf: c.map(debAtomToDepAtom) }));
 }
+
+const toAtom = debAtomToDepAtom;
+const toDeps = debClausesToDeps;
 
 /** Maps a parsed control file (and the control archive's other files) to PackageInfo. */
 function debControlToPackageInfo(c: DebControl, extras: DebControlExtras = {}): PackageInfo {

@@ -11,11 +11,12 @@ import { IngotError } from '../../core/errors.js';
 import { fetchBuffer } from '../../platform/http.js';
 import { decompress, type Compression } from '../../codecs/deb/decompress.js';
 import { parsePackagesIndex, type IndexStanza } from '../../codecs/deb/packages-index.js';
-import { parseRelations, type DebRelationAtom, type DebRelationClause } from '../../codecs/deb/control.js';
+import { parseRelations } from '../../codecs/deb/control.js';
+import { debClausesToDeps } from '../deb-file.js';
 import { parseDebVersion } from '../../codecs/version/deb.js';
 import { readKeyring, type RpmKeyring } from '../../codecs/rpm/signature.js';
 import { PackageCache } from '../cache.js';
-import type { DepAtom, Dependency, PackageInfo, RelOp } from '../package.js';
+import type { DepAtom, Dependency, PackageInfo } from '../package.js';
 import { parseRelease, verifyDetachedRelease, verifyInRelease, type ReleaseFile } from './release.js';
 
 export interface AptRepoSpec {
@@ -235,22 +236,6 @@ async function loadIndex(spec: AptRepoSpec, suite: string, release: ReleaseFile,
     return parsePackagesIndex(text, `${spec.name} ${suite}/${stem}`);
   }
   return null;
-}
-
-const OPS: Record<string, RelOp> = { '<<': '<<', '<=': '<=', '=': '=', '>=': '>=', '>>': '>>' };
-
-export function debAtomToDepAtom(a: DebRelationAtom): DepAtom {
-  const d: DepAtom = { name: a.name };
-  if (a.op) {
-    d.op = OPS[a.op]!;
-    d.version = a.version!;
-  }
-  if (a.arch) d.arch = a.arch;
-  return d;
-}
-
-export function debClausesToDeps(clauses: DebRelationClause[] | undefined): Dependency[] {
-  return (clauses ?? []).map((c) => ({ anyOf: c.map(debAtomToDepAtom) }));
 }
 
 /**
