@@ -21,6 +21,8 @@ import { register as repoFsck } from './commands/repo/fsck.js';
 import { register as repoPrune } from './commands/repo/prune.js';
 import { register as demo } from './commands/demo.js';
 import { register as pkgVercmp } from './commands/pkg/vercmp.js';
+import { register as pkgInfo } from './commands/pkg/info.js';
+import { register as pkgContents } from './commands/pkg/contents.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(opts: { json?: boolean } = {}): Command {
@@ -38,7 +40,7 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
   }
   // Package verbs (RPM and Debian): add each `register` of src/cli/commands/pkg/*.ts here.
   const pkg = program.command('pkg').description('RPM and Debian packages: compare versions, inspect packages');
-  for (const r of [pkgVercmp]) {
+  for (const r of [pkgVercmp, pkgInfo, pkgContents]) {
     r(pkg);
   }
   demo(program);
