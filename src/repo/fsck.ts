@@ -152,7 +152,8 @@ async function fsckLocked(repo: Repo, opts: FsckOptions): Promise<FsckResult> {
     await pool.close();
   }
   for (const r of badContent) {
-    problem(r.checksum, 'file', r.code ?? 'OBJECT_CORRUPT', `file ${r.checksum}: ${r.message ?? 'corrupt'}`);
+    const msg = r.message ?? 'corrupt';
+    problem(r.checksum, 'file', r.code ?? 'OBJECT_CORRUPT', msg.includes(r.checksum) ? msg : `file ${r.checksum}: ${msg}`);
   }
 
   if (opts.delete) {

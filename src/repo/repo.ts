@@ -585,7 +585,8 @@ export class Transaction {
       return;
     }
     for (const n of names) {
-      if (!/^ingot-staging-\d+-[0-9a-f]+$/.test(n)) continue;
+      // `.ingot-staging-new-*` is a directory whose creator died before naming it.
+      if (!/^\.?ingot-staging-(new-)?\d+-[0-9a-f]+$/.test(n)) continue;
       const dir = path.join(repo.tmpDir(), n);
       let lock: FileLock;
       try {
