@@ -6,26 +6,64 @@
 import { Command, CommanderError } from 'commander';
 import { IngotError } from '../core/errors.js';
 import { renderError } from './output.js';
-import { register as repoInit } from './commands/repo/init.js';
-import { register as repoCommit } from './commands/repo/commit.js';
-import { register as repoCheckout } from './commands/repo/checkout.js';
-import { register as repoLs } from './commands/repo/ls.js';
-import { register as repoCat } from './commands/repo/cat.js';
-import { register as repoLog } from './commands/repo/log.js';
-import { register as repoShow } from './commands/repo/show.js';
-import { register as repoRefs } from './commands/repo/refs.js';
-import { register as repoRevParse } from './commands/repo/rev-parse.js';
-import { register as repoDiff } from './commands/repo/diff.js';
-import { register as repoSummary } from './commands/repo/summary.js';
-import { register as repoFsck } from './commands/repo/fsck.js';
-import { register as repoPrune } from './commands/repo/prune.js';
-import { register as demo } from './commands/demo.js';
-import { register as pkgVercmp } from './commands/pkg/vercmp.js';
-import { register as pkgInfo } from './commands/pkg/info.js';
-import { register as pkgContents } from './commands/pkg/contents.js';
 import { VERSION } from '../version.js';
 
-export function buildProgram(opts: { json?: boolean } = {}): Command {
+type Registrar = (parent: Command) => void;
+
+/**
+ * Command groups, each loaded on demand: starting `ingot repo ...` must not pay for loading the
+ * package readers, OpenPGP and compression libraries that only `pkg`, `resolve` or `compose` use.
+ */
+const GROUPS: { name: string; description?: string; load: () => Promise<Registrar[]> }[] = [
+  {
+    name: 'repo',
+    description: 'an OSTree-compatible repository',
+    load: async () =>
+      Promise.all([
+        import('./commands/repo/init.js'),
+        import('./commands/repo/commit.js'),
+        import('./commands/repo/checkout.js'),
+        import('./commands/repo/ls.js'),
+        import('./commands/repo/cat.js'),
+        import('./commands/repo/log.js'),
+        import('./commands/repo/show.js'),
+        import('./commands/repo/refs.js'),
+        import('./commands/repo/rev-parse.js'),
+        import('./commands/repo/diff.js'),
+        import('./commands/repo/summary.js'),
+        import('./commands/repo/fsck.js'),
+        import('./commands/repo/prune.js'),
+      ]).then((m) => m.map((x) => x.register)),
+  },
+  {
+    name: 'pkg',
+    description: 'RPM and Debian packages: compare versions, inspect packages',
+    load: async () =>
+      Promise.all([import('./commands/pkg/vercmp.js'), import('./commands/pkg/info.js'), import('./commands/pkg/contents.js')]).then((m) =>
+        m.map((x) => x.register),
+      ),
+  },
+  // Top-level verbs (no group).
+  { name: 'resolve', load: async () => [(await import('./commands/resolve.js')).register] },
+  {
+    name: 'compose',
+    description: 'compose packages into OSTree commits from a manifest',
+    // `tree` (the apply step) registers here too.
+    load: async () => Promise.all([import('./commands/compose/lock.js')]).then((m) => m.map((x) => x.register)),
+  },
+  {
+    name: 'db',
+    description: 'the package inventory of composed commits: list, diff',
+    load: async () => Promise.all([import('./commands/db/list.js'), import('./commands/db/diff.js')]).then((m) => m.map((x) => x.register)),
+  },
+  { name: 'demo', load: async () => [(await import('./commands/demo.js')).register] },
+];
+
+/**
+ * Builds the command tree. With `only`, just that group (or top-level verb) is loaded; unknown
+ * or absent names load everything (help, completion, the docs test).
+ */
+export async function buildProgram(opts: { json?: boolean; only?: string } = {}): Promise<Command> {
   const program = new Command('ingot')
     .description('Compose RPM and Debian packages into OSTree commits and OCI images')
     .version(VERSION)
@@ -34,22 +72,27 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .exitOverride()
     // With --json, usage errors are reported as one JSON object (by main), nothing else.
     .configureOutput({ writeErr: (s) => (opts.json ? undefined : process.stderr.write(s)) });
-  const repo = program.command('repo').description('an OSTree-compatible repository');
-  for (const r of [repoInit, repoCommit, repoCheckout, repoLs, repoCat, repoLog, repoShow, repoRefs, repoRevParse, repoDiff, repoSummary, repoFsck, repoPrune]) {
-    r(repo);
+  const selected = GROUPS.some((g) => g.name === opts.only) ? GROUPS.filter((g) => g.name === opts.only) : GROUPS;
+  for (const g of GROUPS) {
+    const registrars = selected.includes(g) ? await g.load() : null;
+    if (g.description === undefined) {
+      if (registrars) registrars.forEach((r) => r(program));
+      continue;
+    }
+    const group = program.command(g.name).description(g.description);
+    registrars?.forEach((r) => r(group));
   }
-  // Package verbs (RPM and Debian): add each `register` of src/cli/commands/pkg/*.ts here.
-  const pkg = program.command('pkg').description('RPM and Debian packages: compare versions, inspect packages');
-  for (const r of [pkgVercmp, pkgInfo, pkgContents]) {
-    r(pkg);
-  }
-  demo(program);
   const exit = (cmd: Command): void => {
     cmd.exitOverride();
     cmd.commands.forEach(exit);
   };
   exit(program);
   return program;
+}
+
+/** The first non-option argument: the command group being run. */
+function groupOf(argv: string[]): string | undefined {
+  return argv.slice(2).find((a) => !a.startsWith('-'));
 }
 
 function wantsJson(argv: string[]): boolean {
@@ -72,7 +115,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
   });
-  const program = buildProgram({ json: wantsJson(argv) });
+  const only = groupOf(argv);
+  const program = await buildProgram({ json: wantsJson(argv), ...(only !== undefined && { only }) });
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -60,6 +60,17 @@ export const ERROR_CODES = {
   PACKAGE_FORMAT_UNKNOWN: { exit: 1, summary: 'A file is neither an RPM package (lead magic ed ab ee db) nor a Debian package (!<arch>).' },
   REPO_METADATA_INVALID: { exit: 1, summary: 'Package repository metadata (Release, repomd.xml, an index) is malformed, expired or inconsistent.' },
   SIGNATURE_INVALID: { exit: 3, summary: 'Repository metadata is unsigned or its OpenPGP signature does not verify against the keyring.' },
+  SANDBOX_FAILED: { exit: 1, summary: 'A program could not be started inside the bubblewrap sandbox.' },
+  SCRIPT_FAILED: { exit: 1, summary: 'A package script or postprocess script exited non-zero during a compose.' },
+  MANIFEST_INVALID: { exit: 1, summary: 'A compose manifest does not parse or breaks the schema (unknown key, wrong type, missing file); the message names file, line and column.' },
+  MANIFEST_INCLUDE_CYCLE: { exit: 1, summary: 'Compose manifests include each other in a cycle.' },
+  LOCKFILE_INVALID: { exit: 1, summary: 'A compose lockfile does not parse or breaks its schema.' },
+  LOCKFILE_MISMATCH: { exit: 1, summary: 'The repositories or the manifest no longer match a lockfile: a locked package is missing or its digest changed, or the locked set no longer satisfies the manifest.' },
+  INVENTORY_MISSING: { exit: 1, summary: 'A commit carries no package inventory (ingot.packages metadata): it was not made by ingot compose.' },
+  INVENTORY_INVALID: { exit: 1, summary: 'A commit\'s package inventory metadata has the wrong GVariant type or invalid values.' },
+  COMPOSE_TREE_INVALID: { exit: 1, summary: 'The composed tree cannot be made deployable (/etc and /usr/etc both present, a file where a directory must be).' },
+  FILE_CONFLICT: { exit: 1, summary: 'Two packages ship different content at one path.' },
+  PKGDB_INVALID: { exit: 1, summary: 'A package cannot be recorded in the tree\'s package database: a source RPM, a package given twice, or a path or name the database format cannot hold.' },
   INTERNAL: { exit: 70, summary: 'A bug in ingot: please report it with the message.' },
 } as const;
 

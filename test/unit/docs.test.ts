@@ -56,11 +56,11 @@ const DOCUMENTED_GROUPS = ['repo'];
  * The commands docs/cli.md must cover, with their long options: `ingot GROUP VERB` for every
  * verb of the groups above, and `ingot NAME` for every top-level command without verbs.
  */
-function commands(): { name: string; options: string[] }[] {
+async function commands(): Promise<{ name: string; options: string[] }[]> {
   const visible = (c: Command): boolean => c.name() !== 'help';
   const longOptions = (c: Command): string[] =>
     c.options.map((o) => o.long).filter((l): l is string => l !== undefined && l !== '--help');
-  const program = buildProgram();
+  const program = await buildProgram();
   const out: { name: string; options: string[] }[] = [];
   for (const c of program.commands.filter(visible)) {
     const verbs = c.commands.filter(visible);
@@ -93,9 +93,9 @@ test('docs/errors.md documents no code that the registry lacks', () => {
   assert.deepEqual(unknown, []);
 });
 
-test('docs/cli.md documents every command and each of its options', () => {
+test('docs/cli.md documents every command and each of its options', async () => {
   const docs = sections(readDoc('cli.md'), 2);
-  const cmds = commands();
+  const cmds = await commands();
   assert.ok(cmds.some((c) => c.name === 'ingot repo commit'), 'buildProgram() should register the repo verbs');
   const problems: string[] = [];
   for (const { name, options } of cmds) {
@@ -111,9 +111,9 @@ test('docs/cli.md documents every command and each of its options', () => {
   assert.deepEqual(problems, []);
 });
 
-test('docs/cli.md documents the global options', () => {
+test('docs/cli.md documents the global options', async () => {
   const md = readDoc('cli.md');
-  const globals = buildProgram()
+  const globals = (await buildProgram())
     .options.map((o) => o.long)
     .filter((l): l is string => l !== undefined);
   assert.ok(globals.includes('--json'), 'the program should have the global --json option');
