@@ -12,6 +12,7 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
+  sortXattrs,
   type FileHeader,
   type Xattr,
 } from '../codecs/ostree/objects.js';
@@ -36,7 +37,10 @@ function missing(checksum: string, p: string): IngotError {
   });
 }
 
-/** Reads the xattrs of a path (all namespaces that llistxattr reports). */
+/**
+ * Reads the xattrs of a path (all namespaces that llistxattr reports), sorted by name as in
+ * a content header (the file system's own order is not: ext4 sorts by name length first).
+ */
 export function readXattrs(p: string | Buffer, skip?: (name: string) => boolean): Xattr[] {
   const s = sys();
   const names = s.llistxattr(p);
@@ -47,7 +51,7 @@ export function readXattrs(p: string | Buffer, skip?: (name: string) => boolean)
     // As ostree reads them: an xattr with an empty value does not count.
     if (value !== null && value.length > 0) out.push({ name, value });
   }
-  return out;
+  return sortXattrs(out);
 }
 
 export function readContentInfo(repo: Repo, checksum: string): ContentInfo {

@@ -30,13 +30,22 @@ function quote(s: string): string {
   return out + "'";
 }
 
-function isPrintableBytestring(b: Uint8Array): boolean {
-  if (b.length === 0 || b[b.length - 1] !== 0) return false;
-  for (let i = 0; i < b.length - 1; i++) {
-    const c = b[i]!;
-    if (c === 0 || c < 0x20 || c > 0x7e) return false;
+/** GLib prints an `ay` as a bytestring when it ends in its only NUL. */
+function isBytestring(b: Uint8Array): boolean {
+  return b.length > 0 && b.indexOf(0) === b.length - 1;
+}
+
+/** A bytestring as g_variant_print writes it: g_strescape'd, in b"..." only if it holds a '. */
+function printBytestring(b: Uint8Array): string {
+  const body = b.subarray(0, b.length - 1);
+  const named: Record<number, string> = { 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t', 11: '\\v', 92: '\\\\', 34: '\\"' };
+  let out = '';
+  for (const c of body) {
+    if (named[c] !== undefined) out += named[c];
+    else if (c < 0x20 || c >= 0x7f) out += `\\${c.toString(8).padStart(3, '0')}`;
+    else out += String.fromCharCode(c);
   }
-  return true;
+  return body.includes(0x27) ? `b"${out}"` : `b'${out}'`;
 }
 
 function pr(t: GType, v: GValue, ann: boolean): string {
@@ -87,7 +96,7 @@ function pr(t: GType, v: GValue, ann: boolean): string {
       if (t.elem.kind === 'basic' && t.elem.code === 'y') {
         const b = v as Uint8Array;
         if (b.length === 0) return ann ? '@ay []' : '[]';
-        if (isPrintableBytestring(b)) return `b${quote(Buffer.from(b.subarray(0, b.length - 1)).toString('latin1'))}`;
+        if (isBytestring(b)) return printBytestring(b);
         return `[${[...b].map((x, i) => `${i === 0 && ann ? 'byte ' : ''}0x${x.toString(16).padStart(2, '0')}`).join(', ')}]`;
       }
       const arr = v as GValue[];
