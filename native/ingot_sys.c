@@ -338,6 +338,38 @@ static napi_value js_deflate_raw(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* inflateRaw(Buffer input, expectedSize) -> Buffer: decompresses one complete raw DEFLATE
+ * stream whose output must be exactly expectedSize bytes (OSTree's .filez header records it).
+ * Throws EINVAL for corrupt or truncated data, E2BIG when the output would be larger. */
+static napi_value js_inflate_raw(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t expected;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (napi_get_value_int64(env, argv[1], &expected) != napi_ok || expected < 0) {
+    napi_throw_type_error(env, NULL, "expectedSize must be a non-negative integer");
+    return NULL;
+  }
+  void *in; size_t inlen;
+  if (napi_get_buffer_info(env, argv[0], &in, &inlen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "input must be a Buffer");
+    return NULL;
+  }
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  if (!d) return throw_errno(env, ENOMEM, "libdeflate_alloc_decompressor", NULL);
+  napi_value result;
+  void *out;
+  if (napi_create_buffer(env, (size_t)expected, &out, &result) != napi_ok) {
+    libdeflate_free_decompressor(d);
+    return throw_errno(env, ENOMEM, "inflateRaw", NULL);
+  }
+  size_t inused = 0, outlen = 0;
+  enum libdeflate_result r = libdeflate_deflate_decompress_ex(d, in, inlen, out, (size_t)expected, &inused, &outlen);
+  libdeflate_free_decompressor(d);
+  if (r == LIBDEFLATE_INSUFFICIENT_SPACE) return throw_errno(env, E2BIG, "inflateRaw", NULL);
+  if (r != LIBDEFLATE_SUCCESS || outlen != (size_t)expected) return throw_errno(env, EINVAL, "inflateRaw", NULL);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
@@ -352,6 +384,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"getflags", NULL, js_getflags, NULL, NULL, NULL, napi_default, NULL},
     {"setflags", NULL, js_setflags, NULL, NULL, NULL, napi_default, NULL},
     {"deflateRaw", NULL, js_deflate_raw, NULL, NULL, NULL, napi_default, NULL},
+    {"inflateRaw", NULL, js_inflate_raw, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

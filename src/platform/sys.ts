@@ -23,6 +23,8 @@ export interface NativeSys {
   setflags(path: string, flags: number): void;
   /** One raw DEFLATE stream of the whole input (libdeflate), level 0..12. */
   deflateRaw(input: Buffer, level: number): Buffer;
+  /** Decompresses one complete raw DEFLATE stream of exactly `expectedSize` bytes (libdeflate). */
+  inflateRaw(input: Buffer, expectedSize: number): Buffer;
 }
 
 let cached: NativeSys | undefined;

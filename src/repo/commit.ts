@@ -82,7 +82,7 @@ export interface CommitResult {
 
 interface DirNode {
   meta: Checksum;
-  files: { name: string; checksum: Checksum | null; promise?: Promise<StoreResult> }[];
+  files: { name: string; checksum: Checksum | null }[];
   dirs: { name: string; node: DirNode }[];
 }
 
@@ -235,6 +235,7 @@ class TreeWriter {
   readonly sizes = new Map<string, SizeRec>();
   private pool: WorkerPool | null = null;
   private sinceYield = 0;
+  private failure: unknown = null;
   private readonly tmpDir: string;
 
   constructor(
@@ -252,7 +253,9 @@ class TreeWriter {
       const node = await this.walk(root, '/', true);
       this.pool.pump();
       failpoint('commit-walk-done');
-      return await this.finish(node);
+      await this.pool.idle();
+      if (this.failure) throw this.failure;
+      return this.finish(node);
     } finally {
       await this.pool.close();
       this.pool = null;
@@ -311,10 +314,25 @@ class TreeWriter {
         case 'file': {
           this.stats.files++;
           const entry: DirNode['files'][number] = { name, checksum: null };
-          entry.promise = this.pool!.submit<StoreResult>({ op: 'store', path: p });
-          // Keep the rejection observed; finish() rethrows it.
-          entry.promise.catch(() => undefined);
+          // Results land in the entry; no promise per file is kept (memory stays flat).
+          this.pool!.submit<StoreResult>({ op: 'store', path: p }).then(
+            (r) => {
+              entry.checksum = r.checksum as Checksum;
+              this.stats.contentBytes += r.size;
+              if (r.written) this.stats.objectsWritten++;
+              if (this.wantSizes) this.sizes.set(r.checksum, { archived: r.storedSize, unpacked: r.size, objtype: 1 });
+            },
+            (e) => {
+              this.failure ??= e;
+            },
+          );
           node.files.push(entry);
+          // Backpressure: the walk never runs far ahead of the workers.
+          if (this.pool!.backlog > 2048) {
+            this.pool!.pump();
+            await this.pool!.waitBelow(512);
+            if (this.failure) throw this.failure;
+          }
           break;
         }
         case 'link': {
@@ -365,22 +383,12 @@ class TreeWriter {
     return node;
   }
 
-  private async finish(node: DirNode): Promise<{ tree: Checksum; meta: Checksum }> {
+  private finish(node: DirNode): { tree: Checksum; meta: Checksum } {
     const files: { name: string; checksum: Checksum }[] = [];
-    for (const f of node.files) {
-      if (f.promise) {
-        const r = await f.promise;
-        f.checksum = r.checksum as Checksum;
-        this.stats.contentBytes += r.size;
-        if (r.written) this.stats.objectsWritten++;
-        if (this.wantSizes) this.sizes.set(r.checksum, { archived: r.storedSize, unpacked: r.size, objtype: 1 });
-        delete f.promise;
-      }
-      files.push({ name: f.name, checksum: f.checksum! });
-    }
+    for (const f of node.files) files.push({ name: f.name, checksum: f.checksum! });
     const dirs: { name: string; tree: Checksum; meta: Checksum }[] = [];
     for (const d of node.dirs) {
-      const sub = await this.finish(d.node);
+      const sub = this.finish(d.node);
       dirs.push({ name: d.name, tree: sub.tree, meta: sub.meta });
     }
     const data = encodeDirTree({ files, dirs });

@@ -140,14 +140,18 @@ async function fsckLocked(repo: Repo, opts: FsckOptions): Promise<FsckResult> {
   const pool = new WorkerPool({ verify: { repoPath: repo.path } }, opts.threads ?? defaultThreads(), 64);
   const badContent: VerifyResult[] = [];
   try {
-    const jobs: Promise<VerifyResult>[] = [];
-    for (const checksum of contentSet) jobs.push(pool.submit<VerifyResult>({ op: 'verify', checksum }));
-    pool.pump();
-    for (const j of jobs) {
-      const r = await j;
-      res.objects++;
-      if (!r.ok) badContent.push(r);
+    // A bounded window of jobs in flight keeps memory flat for any number of objects.
+    for (const checksum of contentSet) {
+      pool.submit<VerifyResult>({ op: 'verify', checksum }).then(
+        (r) => {
+          res.objects++;
+          if (!r.ok) badContent.push(r);
+        },
+        (e) => badContent.push({ checksum, ok: false, code: 'INTERNAL', message: String((e as Error)?.message ?? e), size: 0, storedSize: 0 }),
+      );
+      if (pool.backlog > 2048) await pool.waitBelow(512);
     }
+    await pool.idle();
   } finally {
     await pool.close();
   }

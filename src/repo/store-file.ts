@@ -237,8 +237,19 @@ function storeSmall(ctx: StoreContext, fd: number, src: string, h: FileHeader, s
     /* absent */
   }
   if (existing >= 0) return { checksum, size, written: false, storedSize: existing };
-  const tmp = tmpName(ctx.stagingDir, 'file');
-  const out = fs.openSync(tmp, 'wx', 0o600);
+  // The staging directory is private to the transaction: the object is written under its
+  // final staged name directly (exclusive create), saving a rename per object.
+  const staged = stagedPathFor(ctx, checksum);
+  failpoint('store-before-place');
+  let out: number;
+  try {
+    out = fs.openSync(staged, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
+    // Another thread stores the same content in this transaction.
+    const storedSize = ctx.wantSizes && ctx.mode === 'archive' ? encodeFilezHeader(h, BigInt(size)).length + compressWhole(ctx, data).length : size;
+    return { checksum, size, written: false, storedSize };
+  }
   let stored = 0;
   try {
     if (ctx.mode === 'archive') {
@@ -254,13 +265,12 @@ function storeSmall(ctx: StoreContext, fd: number, src: string, h: FileHeader, s
     finishObjectFd(ctx, out, h);
   } catch (e) {
     fs.closeSync(out);
-    rmQuiet(tmp);
+    rmQuiet(staged);
     throw e;
   }
   fs.closeSync(out);
-  const staged = stagedPathFor(ctx, checksum);
-  const written = placeObject(tmp, staged);
-  return { checksum, size, written, storedSize: written ? stored : statSize(staged) };
+  failpoint('store-after-place');
+  return { checksum, size, written: true, storedSize: stored };
 }
 
 function storeLarge(ctx: StoreContext, fd: number, src: string, h: FileHeader, size: number): StoreResult {

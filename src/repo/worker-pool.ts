@@ -51,15 +51,50 @@ export class WorkerPool {
         }
         this.load.set(w, this.load.get(w)! - 1);
         this.pump();
+        this.wake();
       });
       w.on('error', (e) => {
         this.failed = e;
         for (const p of this.inflight.values()) p.reject(e);
         this.inflight.clear();
+        for (const p of this.queue) p.reject(e);
+        this.queue = [];
+        this.wake();
       });
       this.workers.push(w);
       this.load.set(w, 0);
     }
+  }
+
+  /** Jobs submitted and not yet answered. */
+  get backlog(): number {
+    return this.queue.length + this.inflight.size;
+  }
+
+  private waiters: { limit: number; resolve: () => void }[] = [];
+
+  /** Resolves once the backlog is at most `limit` (or a worker failed). */
+  waitBelow(limit: number): Promise<void> {
+    if (this.backlog <= limit || this.failed) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ limit, resolve }));
+  }
+
+  /** Resolves once every submitted job was answered. */
+  idle(): Promise<void> {
+    this.pump();
+    return this.waitBelow(0);
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const b = this.backlog;
+    this.waiters = this.waiters.filter((w) => {
+      if (b <= w.limit || this.failed) {
+        w.resolve();
+        return false;
+      }
+      return true;
+    });
   }
 
   submit<R>(job: WorkerJob): Promise<R> {
