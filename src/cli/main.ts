@@ -49,7 +49,7 @@ const GROUPS: { name: string; description?: string; load: () => Promise<Registra
     name: 'compose',
     description: 'compose packages into OSTree commits from a manifest',
     // `tree` (the apply step) registers here too.
-    load: async () => Promise.all([import('./commands/compose/lock.js')]).then((m) => m.map((x) => x.register)),
+    load: async () => Promise.all([import('./commands/compose/lock.js'), import('./commands/compose/tree.js')]).then((m) => m.map((x) => x.register)),
   },
   {
     name: 'db',
