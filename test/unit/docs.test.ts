@@ -50,7 +50,7 @@ function mentions(text: string, flag: string): boolean {
 }
 
 /** Command groups whose every verb docs/cli.md must document; add a group here once it is. */
-const DOCUMENTED_GROUPS = ['repo', 'compose', 'db'];
+const DOCUMENTED_GROUPS = ['repo', 'pkg', 'compose', 'db'];
 
 /**
  * The commands docs/cli.md must cover, with their long options: `ingot GROUP VERB` for every
