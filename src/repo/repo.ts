@@ -54,6 +54,15 @@ function parseMode(s: string | undefined, where: string): RepoMode {
 /** Metadata objects are bounded like ostree's `max-metadata-size` (10 MiB). */
 export const MAX_METADATA_SIZE = 10 * 1024 * 1024;
 
+/**
+ * Where a transaction stages an object: `STAGING/XX/CHECKSUM.EXT`. One subdirectory per
+ * prefix, as in objects/, so that threads creating objects do not all contend for one
+ * directory's lock.
+ */
+export function stagedObjectPath(stagingDir: string, checksum: string, ext: string): string {
+  return `${stagingDir}/${checksum.slice(0, 2)}/${checksum}.${ext}`;
+}
+
 export function objectExt(type: ObjectType, mode: RepoMode): string {
   if (type === 'file') return mode === 'archive' ? 'filez' : 'file';
   return type;
@@ -228,7 +237,7 @@ export class Repo {
       throw ioError(e, 'cannot write object', dest);
     }
     if (opts.staging) {
-      const staged = path.join(opts.staging, `${checksum}.${type}`);
+      const staged = stagedObjectPath(opts.staging, checksum, type);
       try {
         sys().rename2(tmp, staged, RENAME_NOREPLACE);
       } catch (e) {
@@ -522,6 +531,7 @@ export class Transaction {
     if (!this.lock.tryAcquire('exclusive')) throw new IngotError('INTERNAL', `cannot lock new staging directory ${fresh}`);
     this.dir = path.join(repo.tmpDir(), `ingot-staging-${id}`);
     try {
+      for (let i = 0; i < 256; i++) fs.mkdirSync(path.join(fresh, i.toString(16).padStart(2, '0')), { mode: 0o700 });
       fs.renameSync(fresh, this.dir);
     } catch (e) {
       this.lock.release();
@@ -532,20 +542,23 @@ export class Transaction {
 
   /** Moves every staged object into objects/; returns how many were new. */
   publish(): number {
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.dir);
-    } catch (e) {
-      throw ioError(e, 'cannot list', this.dir);
-    }
     const objects: { name: string; checksum: string; ext: string; order: number }[] = [];
-    for (const name of names) {
-      const dot = name.indexOf('.');
-      if (dot !== 64 || name.startsWith('.')) continue;
-      const ext = name.slice(65);
-      const order = PUBLISH_ORDER[ext];
-      if (order === undefined) continue;
-      objects.push({ name, checksum: name.slice(0, 64), ext, order });
+    for (let i = 0; i < 256; i++) {
+      const sub = i.toString(16).padStart(2, '0');
+      let names: string[];
+      try {
+        names = fs.readdirSync(`${this.dir}/${sub}`);
+      } catch (e) {
+        throw ioError(e, 'cannot list', `${this.dir}/${sub}`);
+      }
+      for (const name of names) {
+        const dot = name.indexOf('.');
+        if (dot !== 64) continue;
+        const ext = name.slice(65);
+        const order = PUBLISH_ORDER[ext];
+        if (order === undefined) continue;
+        objects.push({ name: `${sub}/${name}`, checksum: name.slice(0, 64), ext, order });
+      }
     }
     objects.sort((a, b) => a.order - b.order);
     const objDir = path.join(this.repo.path, 'objects');

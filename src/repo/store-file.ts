@@ -24,7 +24,7 @@ import {
 import { sys } from '../platform/sys.js';
 import { tmpName, rmQuiet } from '../platform/fs.js';
 import { failpoint } from '../platform/failpoint.js';
-import { objectExt, type RepoMode } from './repo.js';
+import { objectExt, stagedObjectPath, type RepoMode } from './repo.js';
 import * as path from 'node:path';
 
 export interface StoreContext {
@@ -69,7 +69,7 @@ function chunkBuffer(): Buffer {
 }
 
 export function stagedPathFor(ctx: StoreContext, checksum: string): string {
-  return `${ctx.stagingDir}/${checksum}.${objectExt('file', ctx.mode)}`;
+  return stagedObjectPath(ctx.stagingDir, checksum, objectExt('file', ctx.mode));
 }
 
 export function objectPathFor(ctx: StoreContext, checksum: string): string {
