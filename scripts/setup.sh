@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PEERS="ostree rpm createrepo-c dpkg-dev bubblewrap skopeo umoci podman runc docker-registry busybox-static mmdebstrap attr e2fsprogs hyperfine time binutils bzip2 xz-utils zstd rpm2cpio cpio gpg gpg-agent systemd"
+PEERS="ostree rpm createrepo-c dpkg-dev apt-utils bubblewrap skopeo umoci podman runc docker-registry busybox-static mmdebstrap attr e2fsprogs hyperfine time binutils bzip2 xz-utils zstd rpm2cpio cpio gpg gpg-agent systemd"
 
 if [ "${1:-}" = "--peers" ]; then
   missing=""

@@ -3,12 +3,15 @@
  * comes first, as the package managers order a transaction. Pre-Depends (Debian) and
  * Requires(pre) / Requires(post) (RPM) are hard edges; ordinary dependencies are soft edges
  * used when they do not close a cycle; Essential packages (Debian) go first. Cycles are broken
- * deterministically (by name), as dpkg and rpm do.
+ * deterministically (by name), as dpkg and rpm do. A dependency on a path (RPM file
+ * dependencies) is met by a package that provides it or, when `files` are given, ships it.
  */
 import type { DepAtom, Dependency, PackageInfo } from '../sources/package.js';
 
 export interface OrderInput {
   info: PackageInfo;
+  /** The paths the package ships (RPM): a file dependency (`Requires(pre): /bin/sh`) orders after its owner. */
+  files?: readonly string[];
 }
 
 function atomsOf(d: Dependency): DepAtom[] {
@@ -38,6 +41,7 @@ export function installOrder<T extends OrderInput>(pkgs: readonly T[]): T[] {
   pkgs.forEach((p, i) => {
     add(p.info.name, i);
     for (const pr of p.info.provides) add(pr.name, i);
+    for (const f of p.files ?? []) add(f, i);
   });
   const providers = (d: Dependency): number[] => {
     for (const a of atomsOf(d)) {

@@ -18,7 +18,7 @@ import { rmQuiet } from '../platform/fs.js';
 import { Repo } from '../repo/repo.js';
 import { writeCommit, type CommitResult } from '../repo/commit.js';
 import { PackageCache, type FetchSummary } from '../sources/cache.js';
-import { rpmFileEntries } from '../sources/rpm-file.js';
+import { readRpmFile, rpmFileEntries, rpmToPackageInfo } from '../sources/rpm-file.js';
 import type { PackageInfo } from '../sources/package.js';
 import { loadManifest, requireRef, type LoadedManifest } from './manifest.js';
 import { commitMetadata, loadManifestRepos, planFromManifest, type ComposePlan, type PlannedPackage } from './plan.js';
@@ -28,7 +28,7 @@ import { installOrder } from './order.js';
 import { IdMap, unpackPackage } from './unpack.js';
 import { normalizeTree, type NormalizeReport } from './normalize.js';
 import { readDpkgDbPackage, writeDpkgDb, type DpkgDbPackage } from './pkgdb/dpkg.js';
-import { readRpmDbPackage, writeRpmDb } from './pkgdb/rpmdb.js';
+import { writeRpmDb, type RpmDbPackage } from './pkgdb/rpmdb.js';
 import { writePkgdbTmpfiles } from './pkgdb/tmpfiles.js';
 
 export interface ComposeTreeOptions {
@@ -187,13 +187,33 @@ async function installDebian(root: string, plan: ComposePlan, files: Map<Planned
 
   // The database first says "unpacked"; the tree's own dpkg then configures everything in
   // dependency order (postinst, triggers, alternatives), as it would after `dpkg --unpack`.
+  // When no package has a postinst or trigger interests there is nothing to configure: the
+  // database is written as "installed" directly, and the tree needs no dpkg (nor, without a
+  // preinst either, a shell). A tree that has something to configure but no dpkg is refused
+  // before any script runs.
   const adminDir = 'var/lib/dpkg';
+  const has = (p: PlannedPackage, names: string[]): boolean => db.get(p)!.controlFiles.some((c) => names.includes(c.name));
+  const toConfigure = ordered.filter((p) => has(p, ['postinst', 'triggers']));
+  if (toConfigure.length > 0 && !isExecutable(path.join(root, 'usr/bin/dpkg'))) {
+    const names = toConfigure.map((p) => p.name);
+    throw new IngotError(
+      'COMPOSE_TREE_INVALID',
+      `${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''} ${names.length === 1 ? 'has' : 'have'} a postinst or triggers, but the tree has no /usr/bin/dpkg to configure ${names.length === 1 ? 'it' : 'them'}`,
+      {
+        hint: "add 'dpkg' to the manifest's packages (the tree's own dpkg runs the maintainer scripts), or compose packages without maintainer scripts",
+        data: { packages: names, path: '/usr/bin/dpkg' },
+      },
+    );
+  }
   writeDpkgDb(root, ordered.map((p) => db.get(p)!), { arch: plan.arch, adminDir, mtime: epoch });
   const status = path.join(root, adminDir, 'status');
-  fs.writeFileSync(status, fs.readFileSync(status, 'utf8').replace(/^Status: install ok installed$/gm, 'Status: install ok unpacked'));
+  if (toConfigure.length > 0) {
+    fs.writeFileSync(status, fs.readFileSync(status, 'utf8').replace(/^Status: install ok installed$/gm, 'Status: install ok unpacked'));
+  }
   const policy = path.join(root, 'usr/sbin/policy-rc.d');
   const hadPolicy = fs.existsSync(policy);
-  if (!hadPolicy) fs.writeFileSync(policy, '#!/bin/sh\n# ingot compose: no services start in a build root\nexit 101\n', { mode: 0o755 });
+  const runsScripts = toConfigure.length > 0 || ordered.some((p) => has(p, ['preinst']));
+  if (!hadPolicy && runsScripts) fs.writeFileSync(policy, '#!/bin/sh\n# ingot compose: no services start in a build root\nexit 101\n', { mode: 0o755 });
   try {
     for (const p of ordered) {
       const d = db.get(p)!;
@@ -204,15 +224,25 @@ async function installDebian(root: string, plan: ComposePlan, files: Map<Planned
       });
       if (r.status !== 0) throw scriptFailed(p.name, 'preinst install', r.status, r.output);
     }
-    log('scripts: preinst done');
-    const r = await runInSandbox(root, ['/usr/bin/dpkg', '--configure', '-a', '--force-confdef', '--force-confold'], {});
-    if (r.status !== 0) {
-      const m = /(?:subprocess|installed) (\S+) package (\S+) script subprocess returned error exit status (\d+)/.exec(r.output);
-      throw scriptFailed(m?.[2] ?? 'dpkg', m ? `${m[1]} ${m[2]}` : 'dpkg --configure -a', m ? Number(m[3]) : r.status, r.output);
+    if (runsScripts) log('scripts: preinst done');
+    if (toConfigure.length > 0) {
+      // --abort-after=1: the first failing script stops dpkg, so the output ends with it.
+      const r = await runInSandbox(root, ['/usr/bin/dpkg', '--configure', '-a', '--abort-after=1', '--force-confdef', '--force-confold'], {});
+      if (r.status !== 0) {
+        // dpkg says "installed PKG package post-installation script subprocess returned error exit status N".
+        const m = /(?:new|old|installed) (\S+) package (\S+) script subprocess returned error exit status (\d+)/.exec(r.output);
+        const script = m ? (DPKG_SCRIPT_NAMES[m[2]!] ?? `${m[2]} script`) : 'dpkg --configure -a';
+        // The failing package's part of the output, from dpkg's "Setting up PKG (" on.
+        const from = m ? r.output.lastIndexOf(`Setting up ${m[1]} (`, m.index) : -1;
+        const output = from >= 0 ? r.output.slice(from) : r.output;
+        throw scriptFailed(m ? m[1]!.replace(/:[^:]+$/, '') : 'dpkg', script, m ? Number(m[3]) : r.status, output);
+      }
+      log('scripts: dpkg --configure -a done');
+    } else {
+      log('scripts: no postinst or triggers; nothing to configure');
     }
-    log('scripts: dpkg --configure -a done');
   } finally {
-    if (!hadPolicy) rmQuiet(policy);
+    if (!hadPolicy && runsScripts) rmQuiet(policy);
   }
   // The database moves where the image keeps it; tmpfiles.d links the usual place to it.
   const sysimage = path.join(root, 'usr/lib/sysimage');
@@ -223,6 +253,23 @@ async function installDebian(root: string, plan: ComposePlan, files: Map<Planned
   writePkgdbTmpfiles(root, 'deb');
 }
 
+/** dpkg's descriptions of maintainer scripts (src/main/script.c) → the script and its action here. */
+const DPKG_SCRIPT_NAMES: Record<string, string> = {
+  'post-installation': 'postinst configure',
+  'pre-installation': 'preinst install',
+  'pre-removal': 'prerm',
+  'post-removal': 'postrm',
+};
+
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function replaces(a: PackageInfo, b: PackageInfo): boolean {
   return a.replaces.some((d) => d.anyOf.some((x) => x.name === b.name));
 }
@@ -231,13 +278,20 @@ function replaces(a: PackageInfo, b: PackageInfo): boolean {
 // RPM
 
 async function installRpm(root: string, plan: ComposePlan, files: Map<PlannedPackage, string>, epoch: number, log: (l: string) => void): Promise<void> {
-  const ordered = installOrder(plan.packages);
+  // Scriptlets, Requires(pre/post) and file lists come from the package headers: repository
+  // metadata (primary.xml) carries no scriptlets and lists only some files, so the install
+  // order and the scripts run must not be taken from it.
+  const headers = new Map<PlannedPackage, RpmDbPackage>();
+  const infos = new Map<PlannedPackage, { info: PackageInfo; files: string[] }>();
+  for (const p of plan.packages) {
+    const file = files.get(p)!;
+    const { head, pkg } = await readRpmFile(file);
+    headers.set(p, { header: head.header.bytes, signature: head.signature.bytes, label: file });
+    infos.set(p, { info: rpmToPackageInfo(pkg), files: pkg.files.map((f) => f.path) });
+  }
+  const ordered = installOrder(plan.packages.map((p) => ({ p, ...infos.get(p)! }))).map((x) => x.p);
   // File conflicts from the headers (digests), before anything is unpacked.
   const owner = new Map<string, { pkg: PlannedPackage; digest: string; mode: number }>();
-  const headers = new Map<PlannedPackage, Awaited<ReturnType<typeof readRpmDbPackage>>>();
-  for (const p of ordered) {
-    headers.set(p, await readRpmDbPackage(files.get(p)!));
-  }
   for (const p of ordered) {
     for await (const e of rpmFileEntries(files.get(p)!, { fileDigests: false })) {
       for await (const _ of e.body) void _;
@@ -255,7 +309,7 @@ async function installRpm(root: string, plan: ComposePlan, files: Map<PlannedPac
   }
   const ids = new IdMap(root);
   const run = async (p: PlannedPackage, which: string): Promise<void> => {
-    const s = p.info.scriptlets.find((x) => x.name === which);
+    const s = infos.get(p)!.info.scriptlets.find((x) => x.name === which);
     if (!s || !s.body.trim()) return;
     const interp = (s.interpreter ?? '/bin/sh').split(/\s+/);
     if (interp[0] === '<lua>') {

@@ -66,7 +66,15 @@ interface Opened {
   body: NodeJS.ReadableStream & { destroy(e?: Error): void };
 }
 
-function open(url: string, opts: FetchOptions, extraHeaders: Record<string, string> = {}): Promise<Opened> {
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+
+/**
+ * Opens a URL. HTTP redirects are followed (mirror redirectors answer 302), at most
+ * MAX_REDIRECTS of them, never from https to anything else (as apt refuses); the Range header
+ * goes along. Errors name the URL the caller asked for.
+ */
+function open(url: string, opts: FetchOptions, extraHeaders: Record<string, string> = {}, hops = 0, origin = url): Promise<Opened> {
   const u = new URL(url);
   if (u.protocol === 'file:') {
     const p = fileURLToPath(u);
@@ -97,10 +105,45 @@ function open(url: string, opts: FetchOptions, extraHeaders: Record<string, stri
     const req = mod.get(
       u,
       { agent: u.protocol === 'https:' ? agents.https : agents.http, headers: { 'User-Agent': 'ingot', ...opts.headers, ...extraHeaders } },
-      (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }),
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const location = res.headers.location;
+        if (!REDIRECTS.has(status) || !location) {
+          resolve({ status, headers: res.headers, body: res });
+          return;
+        }
+        res.resume();
+        let next: URL;
+        try {
+          next = new URL(location, u);
+        } catch {
+          reject(netError(origin, `redirected to an invalid location '${location}'`));
+          return;
+        }
+        if (hops >= MAX_REDIRECTS) reject(netError(origin, `more than ${MAX_REDIRECTS} redirects (last to ${next.href})`));
+        else if (next.protocol !== 'https:' && (u.protocol === 'https:' || next.protocol !== 'http:')) {
+          reject(netError(origin, `refusing the redirect from ${u.protocol} to ${next.href}`));
+        } else resolve(open(next.href, opts, extraHeaders, hops + 1, origin));
+      },
     );
     req.setTimeout(opts.timeoutMs ?? 30000, () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
+  });
+}
+
+/**
+ * Proxies, captive portals and broken mirrors answer 200 with an HTML page; no repository file
+ * ingot fetches is HTML, so such an answer is refused up front with a message that says so
+ * (rather than as a bad signature or a digest mismatch further on).
+ */
+function isHtml(headers: http.IncomingHttpHeaders): boolean {
+  return /^\s*text\/html\b/i.test(String(headers['content-type'] ?? ''));
+}
+
+function htmlError(url: string): IngotError {
+  return new IngotError('NETWORK_ERROR', `${url}: the server answered with an HTML page, not the file`, {
+    hint: 'the mirror or proxy returned an error page; check the URL',
+    data: { url },
   });
 }
 
@@ -124,6 +167,10 @@ export async function fetchBuffer(url: string, opts: FetchOptions & { optional?:
     if (r.status !== 200) {
       (r.body as NodeJS.ReadableStream).resume?.();
       throw statusError(url, r.status);
+    }
+    if (isHtml(r.headers)) {
+      r.body.destroy();
+      throw htmlError(url);
     }
     const declared = r.headers['content-length'] ? Number(r.headers['content-length']) : undefined;
     if (declared !== undefined && declared > max) {
@@ -195,13 +242,9 @@ export async function downloadToFile(
       r.body.resume?.();
       throw statusError(url, r.status);
     }
-    const ctype = String(r.headers['content-type'] ?? '');
-    if (ctype.startsWith('text/html')) {
+    if (isHtml(r.headers)) {
       r.body.destroy();
-      throw new IngotError('NETWORK_ERROR', `${url}: the server answered with an HTML page, not the file`, {
-        hint: 'the mirror or proxy returned an error page; check the URL',
-        data: { url },
-      });
+      throw htmlError(url);
     }
     const h = createHash(algo);
     // Re-hash the existing prefix (cheap compared to downloading it again).
@@ -214,7 +257,21 @@ export async function downloadToFile(
         if (n > max) {
           r.body.destroy();
           out.destroy();
-          reject(netError(url, `download exceeds the expected ${max} bytes`));
+          if (opts.expectedSize === undefined) {
+            reject(netError(url, `download exceeds the limit of ${max} bytes`));
+            return;
+          }
+          // Longer than the index says: not the file we want, and not a prefix to resume from.
+          // Removed once the stream is closed (it may still be opening the file).
+          out.once('close', () => {
+            fs.rmSync(partPath, { force: true });
+            reject(
+              new IngotError('DIGEST_MISMATCH', `${url}: the server sent more than the expected ${max} bytes`, {
+                hint: 'the mirror serves a different file than its index says (out of sync, or tampered); try again later or another mirror',
+                data: { url, expectedSize: max },
+              }),
+            );
+          });
           return;
         }
         h.update(c);
@@ -226,8 +283,10 @@ export async function downloadToFile(
       });
       r.body.on('end', () => out.end(() => resolve()));
       r.body.on('error', (e) => {
-        out.end();
-        reject(Object.assign(e, { code: errnoCode(e) ?? 'ECONNRESET' }));
+        // Settle only once the bytes received so far are in the file: a retry appends to it.
+        const fail = (): void => reject(Object.assign(e, { code: errnoCode(e) ?? 'ECONNRESET' }));
+        if (out.destroyed) fail();
+        else out.end(fail);
       });
       out.on('error', reject);
     });

@@ -23,14 +23,29 @@ export interface CacheItem {
 }
 
 export interface FetchSummary {
+  /** Distinct files downloaded now. */
   fetched: number;
+  /** Distinct files that were in the cache already. */
   cached: number;
   bytes: number;
   seconds: number;
 }
 
+export interface PackageCacheOptions {
+  /** Idle timeout per request in ms (default: the HTTP layer's, 30 s). */
+  timeoutMs?: number;
+  /** Attempts per download for transient failures (default: the HTTP layer's, 4). */
+  retries?: number;
+}
+
 export class PackageCache {
-  constructor(readonly dir: string) {}
+  /** Downloads under way in this process, by destination: one `.part` has one writer. */
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(
+    readonly dir: string,
+    private readonly options: PackageCacheOptions = {},
+  ) {}
 
   pathOf(item: Pick<CacheItem, 'algo' | 'digest'>): string {
     const hex = item.digest.toLowerCase();
@@ -52,12 +67,22 @@ export class PackageCache {
   async fetch(item: CacheItem, onBytes?: (n: number) => void): Promise<string> {
     const dest = this.pathOf(item);
     if (this.has(item)) return dest;
+    const running = this.inflight.get(dest);
+    if (running) return running;
+    const p = this.download(item, dest, onBytes).finally(() => this.inflight.delete(dest));
+    this.inflight.set(dest, p);
+    return p;
+  }
+
+  private async download(item: CacheItem, dest: string, onBytes?: (n: number) => void): Promise<string> {
     mkdirp(path.dirname(dest));
     const part = `${dest}.part`;
     let last = 0;
     const r = await downloadToFile(item.url, part, {
       expectedSize: item.size,
       algo: item.algo,
+      ...(this.options.timeoutMs !== undefined && { timeoutMs: this.options.timeoutMs }),
+      ...(this.options.retries !== undefined && { retries: this.options.retries }),
       onProgress: (n) => {
         onBytes?.(n - last);
         last = n;
@@ -81,7 +106,19 @@ export class PackageCache {
   /** Fetches every item not yet cached, `concurrency` at a time, with a progress bar on a terminal. */
   async fetchAll(items: CacheItem[], opts: { concurrency?: number; label?: string } = {}): Promise<FetchSummary> {
     const t0 = Date.now();
-    const missing = items.filter((i) => !this.has(i));
+    // One download per file: the same digest listed twice is fetched once.
+    const seen = new Set<string>();
+    let cached = 0;
+    const missing = items.filter((i) => {
+      const p = this.pathOf(i);
+      if (seen.has(p)) return false;
+      seen.add(p);
+      if (this.has(i)) {
+        cached++;
+        return false;
+      }
+      return true;
+    });
     const total = missing.reduce((a, i) => a + i.size, 0);
     const bar = progress(opts.label ?? 'downloading', total);
     let bytes = 0;
@@ -106,6 +143,6 @@ export class PackageCache {
       bar.stop();
     }
     if (errors.length) throw errors[0];
-    return { fetched: missing.length, cached: items.length - missing.length, bytes, seconds: (Date.now() - t0) / 1000 };
+    return { fetched: missing.length, cached, bytes, seconds: (Date.now() - t0) / 1000 };
   }
 }

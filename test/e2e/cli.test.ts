@@ -168,16 +168,26 @@ test('every data command accepts --json and prints valid JSON', () => {
   }
 });
 
-test('ingot demo --dir prints its 7 numbered steps and ends with a clean fsck', () => {
+test('ingot demo --dir prints its 15 numbered steps (commits, then a compose) and ends with a clean fsck', () => {
   const work = tmpdir('ingot-cli-demo-');
   try {
     const dir = path.join(work, 'demo');
     const out = ingotOk(['demo', '--dir', dir]);
     const lines = out.trimEnd().split('\n');
     const numbered = lines.filter((l) => /^\d+\. /.test(l));
-    assert.deepEqual(numbered.map((l) => Number(/^(\d+)\./.exec(l)![1])), [1, 2, 3, 4, 5, 6, 7], out);
-    assert.match(numbered[6]!, /^7\. fsck: .*no problems/);
-    assert.ok(lines.indexOf(numbered[6]!) >= lines.length - 2, 'fsck is the last step');
+    assert.deepEqual(numbered.map((l) => Number(/^(\d+)\./.exec(l)![1])), Array.from({ length: 15 }, (_, i) => i + 1), out);
+    assert.match(numbered[6]!, /^7\. fsck: 2 commits, .*no problems/);
+    assert.match(numbered[14]!, /^15\. fsck: 4 commits, .*no problems/);
+    assert.ok(lines.indexOf(numbered[14]!) >= lines.length - 2, 'fsck is the last step');
+    // The compose part: built packages, composed twice with one package upgraded, the db diff.
+    assert.match(out, /^8\. built 3 Debian packages with dpkg-deb .*demo-base 1\.0, demo-tool 1\.0, demo-tool 1\.1$/m);
+    assert.match(out, /^11\. composed again with the same inputs: unchanged, no commit made/m);
+    assert.match(out, /^ +Upgraded:\n +demo-tool 1\.0 → 1\.1$/m);
+    const composed = ostreeOk(path.join(dir, 'repo'), ['log', 'demo/x86_64/os']);
+    assert.equal((composed.match(/^commit /gm) ?? []).length, 2);
+    const diff = JSON.parse(ingotOk(['--json', 'db', 'diff', '--repo', path.join(dir, 'repo'), 'demo/x86_64/os'])) as { upgraded: { name: string; from: string; to: string }[]; added: unknown[]; removed: unknown[] };
+    assert.deepEqual(diff.upgraded.map((u) => `${u.name} ${u.from} ${u.to}`), ['demo-tool 1.0 1.1']);
+    assert.deepEqual([diff.added, diff.removed], [[], []]);
     // What the demo made is a real OSTree repository with the two commits it printed.
     const r = path.join(dir, 'repo');
     assert.equal(ostree(r, ['fsck']).status, 0);

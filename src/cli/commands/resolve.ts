@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { IngotError } from '../../core/errors.js';
-import { loadRepos, type RepoSpec, type RepoType } from '../../sources/repos.js';
+import { loadRepos, type LoadedRepos, type RepoSpec, type RepoType } from '../../sources/repos.js';
 import { resolve, checkSolution } from '../../sources/resolve/index.js';
 import { fetchBuffer } from '../../platform/http.js';
 import { action, collect, humanBytes } from '../util.js';
@@ -34,6 +34,61 @@ export function defaultCacheDir(): string {
 async function detectType(url: string): Promise<RepoType> {
   const md = await fetchBuffer(`${url.replace(/\/+$/, '')}/repodata/repomd.xml`, { optional: true, maxSize: 16 << 20, retries: 1 });
   return md ? 'rpm-md' : 'apt';
+}
+
+/**
+ * For requested names that no package has or provides: say where ingot looked and suggest
+ * near names (a typo, a missing suffix), as a person would search for them.
+ */
+function unknownNamesHint(packages: string[], repos: LoadedRepos, specs: RepoSpec[]): string | undefined {
+  const known = new Set<string>();
+  for (const c of repos.candidates) {
+    known.add(c.info.name);
+    for (const p of c.info.provides) known.add(p.name);
+  }
+  const parts: string[] = [];
+  for (const item of packages) {
+    const name = /^[A-Za-z0-9][A-Za-z0-9+._-]*/.exec(item.trim())?.[0];
+    if (!name || known.has(name)) continue;
+    const near = nearNames(name, known);
+    parts.push(near.length ? `no package is named '${name}'; did you mean ${near.map((n) => `'${n}'`).join(', ')}?` : `no package is named '${name}'`);
+  }
+  if (parts.length === 0) return undefined;
+  const where = specs
+    .map((s) => (s.type === 'apt' ? `${s.url} ${(s.suites ?? []).join(',')} ${(s.components ?? ['main']).join(',')}` : s.url))
+    .join('; ');
+  return `${parts.join('; ')} (searched ${repos.candidates.length} packages for ${repos.arch}: ${where})`;
+}
+
+/** Up to five names within a small edit distance of `name`, or that extend it; closest first. */
+function nearNames(name: string, known: Set<string>): string[] {
+  const max = name.length <= 4 ? 1 : 2;
+  const scored: [number, string][] = [];
+  for (const k of known) {
+    if (k.startsWith(name) && name.length >= 3) scored.push([k.length - name.length, k]);
+    else if (Math.abs(k.length - name.length) <= max) {
+      const d = editDistance(name, k, max);
+      if (d <= max) scored.push([d, k]);
+    }
+  }
+  scored.sort((a, b) => a[0] - b[0] || a[1].length - b[1].length || (a[1] < b[1] ? -1 : 1));
+  return scored.slice(0, 5).map((x) => x[1]);
+}
+
+/** Levenshtein distance, giving up (returning max + 1) once it must exceed `max`. */
+function editDistance(a: string, b: string, max: number): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      best = Math.min(best, cur[j]!);
+    }
+    if (best > max) return max + 1;
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 export function register(program: Command): void {
@@ -83,7 +138,9 @@ export function register(program: Command): void {
         const r = resolve(request, repos.universe, options);
         if (!r.ok) {
           throw new IngotError('RESOLVE_UNSATISFIABLE', `no consistent package set: ${r.explanation[0] ?? 'unsatisfiable'}`, {
-            hint: r.explanation.slice(1).join('; ') || 'change the request, or add a repository that provides what is missing',
+            hint:
+              unknownNamesHint(packages, repos, specs) ??
+              (r.explanation.slice(1).join('; ') || 'change the request, or add a repository that provides what is missing'),
             data: { explanation: r.explanation },
           });
         }

@@ -118,6 +118,13 @@ export async function verifyInRelease(url: string, data: Uint8Array, keyring: Rp
   if (!text.startsWith('-----BEGIN PGP SIGNED MESSAGE-----')) {
     throw sigError(url, 'not a clear-signed message');
   }
+  // Only the signed part may count, and nothing may follow it (as apt refuses): no unsigned
+  // fields after the signature, no second message glued on. (A signed line that starts with
+  // dashes is dash-escaped, `- -----END`, so it cannot end the block early.)
+  const end = /^-----END PGP SIGNATURE-----\r?$/m.exec(text);
+  if (!end || text.slice(end.index + end[0].length).trim() !== '') {
+    throw sigError(url, end ? 'unsigned text after the signature block' : 'no end of the signature block');
+  }
   let msg: openpgp.CleartextMessage;
   try {
     msg = await openpgp.readCleartextMessage({ cleartextMessage: text });

@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# `ingot compose tree` against `mmdebstrap` + `ostree commit` on the same packages, side by
+# side in one run, from the same warm local package cache. Appends (or replaces) the
+# `## Compose` section of bench/RESULTS.md and leaves every other section as it is.
+#
+# Run as root, after `bash scripts/setup.sh --peers`:
+#   bash bench/compose.sh            # measure, then write the section
+#   bash bench/compose.sh --report   # only rewrite the section from the last measurement
+#
+# What is measured (INGOT_BENCH_RUNS runs each, interleaved, medians reported):
+#   ingot full        `ingot compose tree minbase.yaml` into a new archive repository: the
+#                     minbase-equivalent set (Essential:yes + Priority:required + apt, as
+#                     `mmdebstrap --variant=minbase` selects it) from the real bookworm archive
+#                     (mirror from the apt sources, indexes verified with debian-archive-keyring),
+#                     every package already in ingot's cache;
+#   ingot unchanged   the same compose again on that repository (no commit is made);
+#   ingot one change  then `minbase-less.yaml` (the same plus `less`): one package more;
+#   peer full         `mmdebstrap --mode=root --variant=minbase bookworm DIR
+#                     "deb [trusted=yes] copy://MIRROR bookworm main"` from a local mirror made of
+#                     ingot's cached .debs (Packages written by dpkg-scanpackages with the
+#                     archive's priorities and sections as overrides, Release by apt-ftparchive),
+#                     then removing DIR/dev/* (device nodes) and `ostree commit` of DIR into a
+#                     new archive repository.
+# Both sides write an archive repository with their default durability. The first run checks
+# that mmdebstrap installed exactly ingot's package set.
+#
+# Environment (all optional):
+#   INGOT_BENCH_RUNS=5                    timed runs per operation
+#   INGOT_BENCH_COMPOSE_WORK=bench/work/compose   repositories, trees, mirror and raw results
+#   INGOT_BENCH_COMPOSE_CACHE=DIR         ingot's package cache (default WORK/cache; the first
+#                                         run fills it from the network)
+#   INGOT_BENCH_OUT=bench/RESULTS.md      the report to add the section to
+#
+# The mirror host is never written into a file: ingot reads it from the apt sources itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+RUNS=${INGOT_BENCH_RUNS:-5}
+WORK=${INGOT_BENCH_COMPOSE_WORK:-bench/work/compose}
+case "$WORK" in /*) ;; *) WORK="$ROOT/$WORK" ;; esac
+CACHE=${INGOT_BENCH_COMPOSE_CACHE:-$WORK/cache}
+OUT=${INGOT_BENCH_OUT:-bench/RESULTS.md}
+case "$OUT" in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
+RESULTS="$WORK/results.tsv"
+REF=bench/debian/bookworm/minbase
+
+die() { echo "bench: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+report() {
+  [ -f "$RESULTS" ] || die "no measurement in $RESULTS; run bash bench/compose.sh first"
+  # (Scripts go to files: worker threads inherit --input-type and would refuse to start.)
+  cat >"$WORK/report.mjs" <<'EOF'
+import * as fs from 'node:fs';
+const [results, factsFile, out] = process.argv.slice(2);
+const rows = fs.readFileSync(results, 'utf8').trim().split('\n').slice(1).map((l) => {
+  const [op, run, wall, user, sys, rss, load] = l.split('\t');
+  return { op, run: Number(run), wall: Number(wall), cpu: Number(user) + Number(sys), rss: Number(rss), load };
+});
+const facts = JSON.parse(fs.readFileSync(factsFile, 'utf8'));
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const n = s.length; return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
+const of = (op) => rows.filter((r) => r.op === op);
+const med = (op, k = 'wall') => median(of(op).map((r) => r[k]));
+const peerRuns = [...new Set(of('mmdebstrap').map((r) => r.run))].map((run) => {
+  const parts = ['mmdebstrap', 'peer-rm-dev', 'ostree-commit'].map((op) => rows.find((r) => r.op === op && r.run === run));
+  return parts.every(Boolean) ? { wall: parts.reduce((n, p) => n + p.wall, 0), cpu: parts.reduce((n, p) => n + p.cpu, 0), rss: Math.max(...parts.map((p) => p.rss)) } : null;
+}).filter(Boolean);
+const peerWall = median(peerRuns.map((r) => r.wall));
+const peerCpu = median(peerRuns.map((r) => r.cpu));
+const f = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+const mb = (kb) => `${Math.round(kb / 1024)} MB`;
+const full = med('ingot-full');
+const unchanged = med('ingot-unchanged');
+const change = med('ingot-one-change');
+const met = (ok) => (ok ? 'met' : '**missed**');
+const lines = [];
+lines.push('## Compose');
+lines.push('');
+lines.push(`Made by \`bash bench/compose.sh\`, ${facts.date}. ${facts.packages} packages (the minbase set: Essential:yes, Priority:required and apt) from Debian bookworm, ${f(facts.downloadMB)} MB of .debs, all in ingot's package cache before the first timed run; ${facts.runs} runs per operation, interleaved, medians. Machine: ${facts.cpus} CPUs, ${facts.memGB} GB RAM; load average before the runs ${facts.loadBefore}, after ${facts.loadAfter}${Number(facts.loadBefore.split(' ')[0]) > facts.cpus / 2 ? ' (**noisy**: other jobs shared the machine; repeat on an idle machine before relying on a borderline result)' : ''}.`);
+lines.push('');
+lines.push('| operation | ingot median s | peer median s | ratio | target | met? | CPU s (user+sys), ingot / peer | peak RSS, ingot / peer |');
+lines.push('| --- | ---: | ---: | ---: | --- | --- | ---: | ---: |');
+const peerRss = Math.max(...peerRuns.map((r) => r.rss));
+lines.push(`| full compose into a new archive repository (peer: mmdebstrap + ostree commit) | ${f(full)} | ${f(peerWall)} | ${(full / peerWall).toFixed(2)} | ≤ 0.5 of the peer | ${met(full / peerWall <= 0.5)} | ${f(med('ingot-full', 'cpu'))} / ${f(peerCpu)} | ${mb(Math.max(...of('ingot-full').map((r) => r.rss)))} / ${mb(peerRss)} |`);
+lines.push(`| unchanged recompose (no commit) | ${f(unchanged)} | | | < 2 s | ${met(unchanged < 2)} | ${f(med('ingot-unchanged', 'cpu'))} | ${mb(Math.max(...of('ingot-unchanged').map((r) => r.rss)))} |`);
+lines.push(`| one-package change (+ less), on the repository of the full compose | ${f(change)} | | ${(change / full).toFixed(2)} of a full compose | < 0.2 of a full compose | ${met(change / full < 0.2)} | ${f(med('ingot-one-change', 'cpu'))} | ${mb(Math.max(...of('ingot-one-change').map((r) => r.rss)))} |`);
+lines.push('');
+lines.push(`Peer parts (medians): mmdebstrap ${f(med('mmdebstrap'))} s, removing the device nodes ${f(med('peer-rm-dev'))} s, ostree commit ${f(med('ostree-commit'))} s.`);
+lines.push('');
+lines.push('Checks on the first run:');
+lines.push('');
+for (const c of facts.checks) lines.push(`- ${c}`);
+if (facts.phases && facts.phases.length) {
+  lines.push('');
+  lines.push('Where a full ingot compose spends its time (one extra, untimed run; seconds since the start):');
+  lines.push('');
+  lines.push('```');
+  for (const p of facts.phases) lines.push(p);
+  lines.push('```');
+}
+lines.push('');
+lines.push('Every run (wall s, CPU s, peak RSS, load average at the start):');
+lines.push('');
+lines.push('| operation | run | wall s | CPU s | peak RSS | load |');
+lines.push('| --- | ---: | ---: | ---: | ---: | --- |');
+for (const r of rows) lines.push(`| ${r.op} | ${r.run} | ${f(r.wall)} | ${f(r.cpu)} | ${mb(r.rss)} | ${r.load} |`);
+const section = lines.join('\n') + '\n';
+let text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+// Replace only our own section (from '## Compose' to the next '## ' heading outside a code fence).
+const src = text.split('\n');
+let start = -1;
+let end = src.length;
+let fence = false;
+for (let i = 0; i < src.length; i++) {
+  if (/^```/.test(src[i])) fence = !fence;
+  if (fence) continue;
+  if (start < 0 && src[i] === '## Compose') start = i;
+  else if (start >= 0 && /^## /.test(src[i])) { end = i; break; }
+}
+if (start >= 0) text = [...src.slice(0, start), ...section.trimEnd().split('\n'), '', ...src.slice(end)].join('\n').replace(/\n{3,}$/, '\n');
+else text = (text === '' ? '' : text.replace(/\n*$/, '\n\n')) + section;
+fs.writeFileSync(out, text);
+console.error(`bench: wrote the '## Compose' section of ${out}`);
+console.log(section);
+EOF
+  node "$WORK/report.mjs" "$RESULTS" "$WORK/facts.json" "$OUT"
+}
+
+if [ "${1:-}" = "--report" ]; then
+  report
+  exit 0
+fi
+
+for t in node ostree mmdebstrap dpkg-scanpackages apt-ftparchive bwrap /usr/bin/time; do
+  command -v "$t" >/dev/null || die "'$t' is missing; run 'bash scripts/setup.sh --peers' first"
+done
+[ "$(id -u)" = 0 ] || die "run as root (mmdebstrap --mode=root, and package scripts that chown)"
+log "building (tsc)"
+npx tsc -p tsconfig.json
+INGOT=(node "$ROOT/bin/ingot.js")
+mkdir -p "$WORK" "$CACHE"
+
+REPOS='repos:
+  - name: debian
+    type: apt
+    mirror: debian
+    suites: [bookworm]
+    components: [main]
+    keyring: /usr/share/keyrings/debian-archive-keyring.gpg
+arch: amd64
+include-essential: true
+include-priority: [required]'
+printf 'ref: %s\n%s\npackages: [apt]\n' "$REF" "$REPOS" >"$WORK/minbase.yaml"
+printf 'ref: %s\n%s\npackages: [apt, less]\n' "$REF" "$REPOS" >"$WORK/minbase-less.yaml"
+
+# 1. Warm ingot's cache (and the page cache): lock both manifests and compose both once.
+log "warming the package cache (the first run downloads the packages)"
+"${INGOT[@]}" compose lock "$WORK/minbase.yaml" --cachedir "$CACHE" --output "$WORK/minbase.lock.json" >/dev/null
+"${INGOT[@]}" compose lock "$WORK/minbase-less.yaml" --cachedir "$CACHE" --output "$WORK/minbase-less.lock.json" >/dev/null
+rm -rf "$WORK/warm"
+"${INGOT[@]}" repo init --repo "$WORK/warm" --mode archive >/dev/null
+"${INGOT[@]}" compose tree "$WORK/minbase.yaml" --repo "$WORK/warm" --cachedir "$CACHE" >/dev/null
+"${INGOT[@]}" compose tree "$WORK/minbase-less.yaml" --repo "$WORK/warm" --cachedir "$CACHE" >/dev/null
+rm -rf "$WORK/warm"
+
+# 2. A local mirror of exactly the minbase set, made from ingot's cache. Priorities and
+# sections come from the archive's index (a .deb's own control file may say otherwise, and
+# mmdebstrap picks the required set by the index's Priority).
+log "writing the local mirror from the cache"
+rm -rf "$WORK/mirror"
+cat >"$WORK/mirror.mjs" <<'EOF'
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+const [manifest, cacheDir, lockPath, mirror, root] = process.argv.slice(2);
+const { loadManifest } = await import(path.join(root, 'dist/src/compose/manifest.js'));
+const { loadManifestRepos } = await import(path.join(root, 'dist/src/compose/plan.js'));
+const lock = JSON.parse(fs.readFileSync(lockPath, 'utf8'));
+const { repos } = await loadManifestRepos(loadManifest(manifest), { cacheDir });
+const want = new Set(lock.packages.map((p) => `${p.name} ${p.version} ${p.arch}`));
+const override = new Set();
+for (const c of repos.candidates) {
+  const i = c.info;
+  const v = `${i.epoch ? `${i.epoch}:` : ''}${i.version}${i.release ? `-${i.release}` : ''}`;
+  if (want.has(`${i.name} ${v} ${i.arch}`)) override.add(`${i.name} ${i.priority ?? 'optional'} ${i.section ?? 'misc'}`);
+}
+for (const p of lock.packages) {
+  const hex = p.digest.split(':')[1];
+  const dest = path.join(mirror, p.url);
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.copyFileSync(path.join(cacheDir, 'packages', 'sha256', hex.slice(0, 2), hex), dest);
+}
+fs.writeFileSync(path.join(mirror, 'override'), [...override].sort().join('\n') + '\n');
+EOF
+node "$WORK/mirror.mjs" "$WORK/minbase.yaml" "$CACHE" "$WORK/minbase.lock.json" "$WORK/mirror" "$ROOT"
+(
+  cd "$WORK/mirror"
+  mkdir -p dists/bookworm/main/binary-amd64
+  dpkg-scanpackages --multiversion pool override >dists/bookworm/main/binary-amd64/Packages 2>/dev/null
+  gzip -kn dists/bookworm/main/binary-amd64/Packages
+  o() { printf -- '-o\nAPT::FTPArchive::Release::%s=%s\n' "$1" "$2"; }
+  mapfile -t opts < <(o Suite bookworm; o Codename bookworm; o Architectures amd64; o Components main)
+  apt-ftparchive "${opts[@]}" release dists/bookworm >Release.tmp
+  mv Release.tmp dists/bookworm/Release
+)
+MIRROR_LINE="deb [trusted=yes] copy://$WORK/mirror bookworm main"
+
+# 3. The timed runs, interleaved.
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+LOAD_BEFORE=$(load)
+printf 'op\trun\twall\tuser\tsys\trss_kb\tload\n' >"$RESULTS"
+measure() { # OP RUN CMD...
+  local op="$1" run="$2"; shift 2
+  local l; l=$(load)
+  sync
+  /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$WORK/time.out" "$@" >"$WORK/$op.log" 2>&1 || { cat "$WORK/$op.log" >&2; die "$op (run $run) failed"; }
+  printf '%s\t%s\t%s\t%s\n' "$op" "$run" "$(tail -n 1 "$WORK/time.out")" "$l" >>"$RESULTS"
+  log "$op run $run: $(cut -f1 "$WORK/time.out" | tail -n 1) s"
+}
+checks=()
+for run in $(seq 1 "$RUNS"); do
+  rm -rf "$WORK/r-ingot"
+  "${INGOT[@]}" repo init --repo "$WORK/r-ingot" --mode archive >/dev/null
+  measure ingot-full "$run" "${INGOT[@]}" compose tree "$WORK/minbase.yaml" --repo "$WORK/r-ingot" --cachedir "$CACHE"
+  measure ingot-unchanged "$run" "${INGOT[@]}" compose tree "$WORK/minbase.yaml" --repo "$WORK/r-ingot" --cachedir "$CACHE"
+  grep -q '^unchanged: ' "$WORK/ingot-unchanged.log" || die "the unchanged recompose made a commit"
+  measure ingot-one-change "$run" "${INGOT[@]}" compose tree "$WORK/minbase-less.yaml" --repo "$WORK/r-ingot" --cachedir "$CACHE"
+
+  rm -rf "$WORK/mm" "$WORK/r-ostree"
+  measure mmdebstrap "$run" mmdebstrap --quiet --mode=root --variant=minbase bookworm "$WORK/mm" "$MIRROR_LINE"
+  measure peer-rm-dev "$run" find "$WORK/mm/dev" -mindepth 1 -delete
+  ostree --repo="$WORK/r-ostree" init --mode=archive
+  measure ostree-commit "$run" ostree --repo="$WORK/r-ostree" commit -b "$REF" --timestamp=@1700000000 "$WORK/mm"
+
+  if [ "$run" = 1 ]; then
+    mm=$(dpkg-query --admindir "$WORK/mm/var/lib/dpkg" -W -f '${Package} ${Version} ${Architecture}\n' | sort)
+    ig=$("${INGOT[@]}" --json db list --repo "$WORK/r-ingot" "$REF^" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).packages.map(p=>`${p.name} ${p.evr} ${p.arch}`).sort().join("\n")))')
+    if [ "$mm" = "$ig" ]; then
+      checks+=("mmdebstrap installed exactly ingot's package set: $(printf '%s\n' "$mm" | wc -l) packages, the same versions")
+    else
+      checks+=("package sets DIFFER: $(diff <(printf '%s\n' "$mm") <(printf '%s\n' "$ig") | grep '^[<>]' | head -5 | tr '\n' ' ')")
+    fi
+    count() { ostree --repo="$1" ls -R "$2" | awk '$1 ~ /^-/ {f++} $1 ~ /^l/ {l++} $1 ~ /^d/ {d++} END {printf "%d regular files, %d symlinks, %d directories", f, l, d}'; }
+    checks+=("ingot's commit: $(count "$WORK/r-ingot" "$REF^"); the peer's: $(count "$WORK/r-ostree" "$REF") (ingot's tree is deployable: /etc in /usr/etc, /var as tmpfiles.d, the dpkg database in /usr/lib/sysimage/dpkg)")
+    d=$("${INGOT[@]}" --json db diff --repo "$WORK/r-ingot" "$REF" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const x=JSON.parse(s);console.log(`added ${x.added.map(p=>p.name).join(",")||"-"}; removed ${x.removed.length}; upgraded ${x.upgraded.length}; downgraded ${x.downgraded.length}; changed ${x.changed.length}`)})')
+    checks+=("the one-package change: ingot db diff shows $d")
+    checks+=("the unchanged recompose printed: $(grep '^unchanged: ' "$WORK/ingot-unchanged.log")")
+    fs=$(ostree --repo="$WORK/r-ingot" fsck 2>&1 | tail -n 1)
+    checks+=("ostree fsck of ingot's repository: $fs")
+  fi
+done
+LOAD_AFTER=$(load)
+
+# 4. One untimed run with ingot's step log, for where the time goes.
+rm -rf "$WORK/r-phases"
+"${INGOT[@]}" repo init --repo "$WORK/r-phases" --mode archive >/dev/null
+cat >"$WORK/phases.mjs" <<'EOF'
+import * as path from 'node:path';
+const [manifest, repo, cacheDir, root] = process.argv.slice(2);
+const { composeTree } = await import(path.join(root, 'dist/src/compose/tree.js'));
+const t0 = Date.now();
+await composeTree(manifest, { repo, cacheDir, log: (l) => console.log(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}  ${l}`) });
+EOF
+node "$WORK/phases.mjs" "$WORK/minbase.yaml" "$WORK/r-phases" "$CACHE" "$ROOT" >"$WORK/phases.txt"
+rm -rf "$WORK/r-phases" "$WORK/mm" "$WORK/r-ostree" "$WORK/r-ingot"
+
+node -e '
+const fs = require("fs"), os = require("os");
+const [factsFile, lockFile, runs, lb, la, phasesFile, ...checks] = process.argv.slice(1);
+const lock = JSON.parse(fs.readFileSync(lockFile, "utf8"));
+const d = new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC";
+fs.writeFileSync(factsFile, JSON.stringify({
+  date: d, runs: Number(runs), packages: lock.packages.length,
+  downloadMB: lock.packages.reduce((n, p) => n + p.size, 0) / 1e6,
+  cpus: os.cpus().length, memGB: Math.round(os.totalmem() / 2 ** 30),
+  loadBefore: lb, loadAfter: la,
+  phases: fs.readFileSync(phasesFile, "utf8").trimEnd().split("\n").filter(Boolean),
+  checks,
+}, null, 1));
+' "$WORK/facts.json" "$WORK/minbase.lock.json" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" "$WORK/phases.txt" "${checks[@]}"
+report
