@@ -77,7 +77,8 @@ function place(ctx: CheckoutContext, dest: string, make: (p: string) => void | P
 
 function applyMeta(ctx: CheckoutContext, p: string, info: ContentInfo): void {
   if (!ctx.userMode && isRoot) fs.chownSync(p, info.uid, info.gid);
-  fs.chmodSync(p, ctx.userMode ? info.mode & 0o777 : info.mode & 0o7777);
+  // User mode: no setuid or setgid on files that the user, not the commit, now owns.
+  fs.chmodSync(p, ctx.userMode ? info.mode & 0o1777 : info.mode & 0o7777);
   if (!ctx.userMode) {
     for (const x of info.xattrs) {
       try {

@@ -247,7 +247,8 @@ function applyDirMeta(p: string, m: DirMeta, userMode: boolean): void {
         }
       }
     }
-    fs.chmodSync(p, userMode ? m.mode & 0o777 : m.mode & 0o7777);
+    // User mode drops ownership, not the sticky and setgid bits of directories (as ostree -U).
+    fs.chmodSync(p, m.mode & 0o7777);
     fs.utimesSync(p, 0, 0);
   } catch (e) {
     throw ioError(e, 'cannot set metadata of', p);
