@@ -17,9 +17,9 @@
  * variables. A package never reached is false in every solution found, which is sound: nothing
  * requires it. Conflicts are encoded afterwards among reached packages only.
  *
- * Weak dependencies are reached lazily, in rounds: a package only recommended is a *stub*, a
+ * Weak dependencies are reached lazily, in rounds: a package only recommended is *deferred*, a
  * variable held false and not expanded, until a solution selects a package whose
- * recommendation it could meet (`wantStubs`); then it is expanded and the problem solved
+ * recommendation it could meet (`wantDeferred`); then it is expanded and the problem solved
  * again. So Recommends chains through packages that are never installed cost nothing.
  *
  * Goals tell the decision heuristic what each true variable still needs: the clause's positive
@@ -91,7 +91,7 @@ export class Problem {
   private readonly richMemo = new Map<RichDep, number>();
   private frozen = false;
   /** Packages reached only as weak-dependency candidates, not expanded yet. */
-  readonly stubs = new Set<number>();
+  readonly deferred = new Set<number>();
   /** Variable pairs that already exclude each other. */
   private readonly pairs = new Set<number>();
   /** `reached[0 .. constrained)` have had their constraints encoded. */
@@ -163,29 +163,29 @@ export class Problem {
 
   /**
    * The variable of a package, creating it on first use and queueing the package for
-   * expansion; for a weak dependency (`stub`) the package is left unexpanded for now.
+   * expansion; for a weak dependency (`deferred`) the package is left unexpanded for now.
    */
-  varOf(id: number, stub = false): number {
+  varOf(id: number, deferred = false): number {
     let v = this.varOfPkg[id]!;
-    if (this.frozen) return v; // encoding constraints: reached packages only, stubs stay stubs
+    if (this.frozen) return v; // encoding constraints: reached packages only, deferred stay deferred
     if (v === 0) {
       v = this.newVar(this.u.info(id).name, id);
       this.varOfPkg[id] = v;
       this.reached.push(id);
-      if (stub) this.stubs.add(id);
+      if (deferred) this.deferred.add(id);
       else this.queue.push(id);
-    } else if (!stub && this.stubs.has(id)) {
-      this.stubs.delete(id);
+    } else if (!deferred && this.deferred.has(id)) {
+      this.deferred.delete(id);
       this.queue.push(id);
     }
     return v;
   }
 
   /**
-   * Stubs that a model wants expanded: candidates of weak goals whose owner is selected and
+   * Deferred that a model wants expanded: candidates of weak goals whose owner is selected and
    * that no selected package meets. Expands them (on the next `expand`); returns how many.
    */
-  wantStubs(value: (v: number) => boolean): number {
+  wantDeferred(value: (v: number) => boolean): number {
     let n = 0;
     for (let v = 1; v <= this.nVars; v++) {
       if (!value(v)) continue;
@@ -193,7 +193,7 @@ export class Problem {
         if (!g.weak || g.lits.some((l) => value(l))) continue;
         for (const l of g.lits) {
           const id = this.pkgOfVar[l]!;
-          if (id >= 0 && this.stubs.has(id)) {
+          if (id >= 0 && this.deferred.has(id)) {
             this.varOf(id);
             n++;
           }
@@ -220,7 +220,7 @@ export class Problem {
   }
 
   /** Literals and tiers for a disjunction of atoms (Debian alternatives: earlier ones first). */
-  private orderedLits(atoms: readonly DepAtom[], ctx: DepContext, stub = false): { lits: number[]; tiers: number[] } | 'true' {
+  private orderedLits(atoms: readonly DepAtom[], ctx: DepContext, deferred = false): { lits: number[]; tiers: number[] } | 'true' {
     const u = this.u;
     const lits: number[] = [];
     const tiers: number[] = [];
@@ -230,7 +230,7 @@ export class Problem {
       if (this.alwaysSatisfied(atom)) return 'true';
       let prev = -1;
       for (const id of this.providers(atom, ctx)) {
-        const v = this.varOf(id, stub);
+        const v = this.varOf(id, deferred);
         if (atoms.length > 1 && lits.includes(v)) continue;
         // A new tier where the provider order stops being a tie for the cost heuristic.
         if (

@@ -149,7 +149,7 @@ export function resolve(request: ResolveRequest, universe: Universe, options: Re
     problem.clearQueue();
   }
 
-  // Rounds: solve; when the set selects packages whose recommendations are still stubs,
+  // Rounds: solve; when the set selects packages whose recommendations are still deferred,
   // expand those and solve again (encode.ts). Without weak dependencies there is one round.
   const stats: ResolveStats = { reachable: 0, variables: 0, clauses: 0, decisions: 0, conflicts: 0, propagations: 0, encodeMs: 0, solveMs: 0, rounds: 0 };
   const solver = new Solver(0);
@@ -169,13 +169,13 @@ export function resolve(request: ResolveRequest, universe: Universe, options: Re
     stats.encodeMs += t1 - tEncode;
     stats.solveMs += t2 - t1;
     tEncode = t2;
-    if (r !== 'sat' || problem.stubs.size === 0) break;
-    if (problem.wantStubs((v) => solver.modelValue(v)) === 0) break;
+    if (r !== 'sat' || problem.deferred.size === 0) break;
+    if (problem.wantDeferred((v) => solver.modelValue(v)) === 0) break;
   }
   stats.decisions = solver.stats.decisions;
   stats.conflicts = solver.stats.conflicts;
   stats.propagations = solver.stats.propagations;
-  stats.reachable = problem.reached.length - problem.stubs.size;
+  stats.reachable = problem.reached.length - problem.deferred.size;
   stats.variables = problem.nVars;
   if (r === 'unknown') {
     throw new IngotError('RESOLVE_LIMIT', `dependency resolution gave up after ${stats.conflicts} conflicts`, {
@@ -257,7 +257,7 @@ class Brancher {
     for (const l of g.lits) {
       const v = s.value(l);
       if (v === 1) return 'done';
-      if (v === 0 && !(g.weak && this.stub(l))) free = true;
+      if (v === 0 && !(g.weak && this.deferred(l))) free = true;
     }
     if (!free) return 'done';
     return wait ? 'wait' : 'open';
@@ -276,14 +276,14 @@ class Brancher {
 
   /** The literal to try for an open goal: the first free one, or among its equally preferred peers the cheapest. */
   /** A variable of a package not expanded yet: never decided true (the solver sets it false). */
-  private stub(v: number): boolean {
+  private deferred(v: number): boolean {
     const id = this.p.pkgOfVar[v]!;
-    return id >= 0 && this.p.stubs.has(id);
+    return id >= 0 && this.p.deferred.has(id);
   }
 
   private pick(s: SolverView, g: Goal): number {
     let i = 0;
-    while (i < g.lits.length && (s.value(g.lits[i]!) !== 0 || (g.weak && this.stub(g.lits[i]!)))) i++;
+    while (i < g.lits.length && (s.value(g.lits[i]!) !== 0 || (g.weak && this.deferred(g.lits[i]!)))) i++;
     if (i === g.lits.length) return 0;
     const first = g.lits[i]!;
     if (!g.choice) return first;
@@ -294,7 +294,7 @@ class Brancher {
     let bestCost = this.cost(s, first);
     for (let j = i + 1; j < g.lits.length && g.tiers[j] === tier && bestCost > 0; j++) {
       const l = g.lits[j]!;
-      if (s.value(l) !== 0 || seen.has(names[l]!) || (g.weak && this.stub(l))) continue;
+      if (s.value(l) !== 0 || seen.has(names[l]!) || (g.weak && this.deferred(l))) continue;
       seen.add(names[l]!);
       const c = this.cost(s, l);
       if (c < bestCost) {
