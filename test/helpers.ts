@@ -160,3 +160,15 @@ export function firstChecksum(s: string): string {
   if (!m) throw new Error(`no checksum in: ${s}`);
   return m[0];
 }
+
+/** A small deterministic PRNG (mulberry32): the same sequence for a seed, so a failing random run can be replayed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { INGOT, ROOT, cleanup, describeTree, firstChecksum, ingot, ingotOk, ostree, tmpdir, treeDiff } from '../helpers.js';
+import { prng } from '../helpers.js';
 import { decodeFilezHeader, decodeUserMeta, encodeFileHeader, sha256, S_IFLNK, S_IFMT } from '../../src/codecs/ostree/objects.js';
 import { sys } from '../../src/platform/sys.js';
 
@@ -51,17 +52,6 @@ const CHECKOUT_AFTER = new Set(['store-after-place@3', 'publish-object@4', 'comm
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-/** A small deterministic PRNG (mulberry32), so a failing random run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bytes(rand: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);

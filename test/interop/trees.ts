@@ -9,17 +9,8 @@ import assert from 'node:assert/strict';
 import { sys } from '../../src/platform/sys.js';
 import { describeTree, run, type TreeEntry } from '../helpers.js';
 
-/** Small deterministic PRNG (mulberry32), so every run builds the same trees. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../helpers.js';
+import { prng } from '../helpers.js';
 
 export function randomBytes(rand: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);

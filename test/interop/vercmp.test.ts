@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { vercmp, type VersionFormat } from '../../src/codecs/version/index.js';
 import { isIngotError } from '../../src/core/errors.js';
 import { cleanup, ingot, runOk, tmpdir } from '../helpers.js';
+import { prng } from '../helpers.js';
 
 type Answer = '<' | '=' | '>' | 'error';
 type Pair = [string, string];
@@ -22,17 +23,6 @@ type Pair = [string, string];
 const RPM_PAIRS = 20000;
 const DEB_PAIRS = 10000;
 
-/** mulberry32: the same pairs on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   readonly rand: () => number;

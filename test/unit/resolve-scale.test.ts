@@ -1,3 +1,4 @@
+import { prng } from '../helpers.js';
 /**
  * The resolver on a synthetic universe the size of Debian bookworm main (60,000 packages):
  * layered dependencies skewed towards core libraries, several versions from repositories of
@@ -13,17 +14,6 @@ import { Universe, type Candidate } from '../../src/sources/resolve/universe.js'
 import { resolve, type ResolveOptions, type ResolveRequest } from '../../src/sources/resolve/resolve.js';
 import { checkSolution } from '../../src/sources/resolve/check.js';
 
-/** mulberry32: a small deterministic PRNG, so the universe is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pkg(name: string, version: string, release: string): PackageInfo {
   return {
