@@ -22,3 +22,7 @@ export { PackageCache } from './sources/cache.js';
 export { loadManifest } from './compose/manifest.js';
 export { composeTree, type ComposeTreeOptions, type ComposeTreeResult } from './compose/tree.js';
 export { readInventory, diffInventories } from './compose/inventory.js';
+// delivery (issue 5): serve, sign, pull, static deltas
+// hosts (issue 6): sysroot
+// images (issue 7): OCI
+// inventory (issue 8): inventories, SBOMs, advisories, scan, index

@@ -56,6 +56,10 @@ const GROUPS: { name: string; description?: string; load: () => Promise<Registra
     description: 'the package inventory of composed commits: list, diff',
     load: async () => Promise.all([import('./commands/db/list.js'), import('./commands/db/diff.js')]).then((m) => m.map((x) => x.register)),
   },
+  // delivery (issue 5): top-level serve, keygen, sign, pull, groups remote and static-delta go here.
+  // hosts (issue 6): the admin group goes here.
+  // images (issue 7): the image group goes here (compose image registers in the compose group above).
+  // inventory (issue 8): sbom, scan, and the advisories and index groups go here.
   { name: 'demo', load: async () => [(await import('./commands/demo.js')).register] },
 ];
 

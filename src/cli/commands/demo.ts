@@ -23,6 +23,8 @@ import { fsck } from '../../repo/fsck.js';
 import { composeTree } from '../../compose/tree.js';
 import { runTool, runToolOk } from '../../platform/tool.js';
 import { dbDiffData, dbDiffText } from './db/diff.js';
+import type { DemoContext, DemoPackageSpec } from './demo/context.js';
+import { DEMO_PARTS } from './demo/parts.js';
 
 export interface DemoOptions {
   dir?: string;
@@ -123,6 +125,27 @@ export async function runDemo(opts: DemoOptions = {}): Promise<{ dir: string; co
 
   const f2 = await fsck(repo);
   out(`15. fsck: ${f2.commits} commits, ${f2.objects} objects, ${f2.problems.length === 0 ? 'no problems' : `${f2.problems.length} PROBLEMS`}`);
+
+  // The later capabilities' parts, numbered on from here.
+  let n = 15;
+  let published = [base, tool10, tool11];
+  const ctx: DemoContext = {
+    dir,
+    repo,
+    out,
+    step: (text) => out(`${++n}. ${text}`),
+    ref: DEMO_REF,
+    manifest,
+    commits: { sample1: c1.commit, sample2: c2.commit, os1: r1.commit, os2: r3.commit },
+    publish: (p) => {
+      const b = buildDemoDeb(debs, path.join(dir, '.stage'), p);
+      fs.rmSync(path.join(dir, '.stage'), { recursive: true, force: true });
+      published = [...published, b];
+      writeDemoAptRepo(apt, published);
+    },
+    compose,
+  };
+  for (const part of DEMO_PARTS) await part(ctx);
   out(`done in ${((Date.now() - t0) / 1000).toFixed(2)} s; try: ingot db list --repo ${path.join(dir, 'repo')} ${DEMO_REF}`);
   if (f.problems.length || f2.problems.length) process.exitCode = 3;
   return { dir, commits: [c1.commit, c2.commit, r1.commit, r3.commit] };
@@ -149,15 +172,7 @@ packages:
 automatic-version-prefix: "<date:%Y.%m.%d>"
 `;
 
-interface DemoPackage {
-  name: string;
-  version: string;
-  depends?: string;
-  description: string;
-  /** Tree path → content; scripts (starting with #!) are made executable. */
-  files: Record<string, string>;
-  conffiles?: string[];
-}
+type DemoPackage = DemoPackageSpec;
 
 const DEMO_PACKAGES: DemoPackage[] = [
   {
