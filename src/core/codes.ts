@@ -71,9 +71,11 @@ export const ERROR_CODES = {
   COMPOSE_TREE_INVALID: { exit: 1, summary: 'The composed tree cannot be made deployable (/etc and /usr/etc both present, a file where a directory must be).' },
   FILE_CONFLICT: { exit: 1, summary: 'Two packages ship different content at one path.' },
   PKGDB_INVALID: { exit: 1, summary: 'A package cannot be recorded in the tree\'s package database: a source RPM, a package given twice, or a path or name the database format cannot hold.' },
-  // delivery: serve, sign, pull, static deltas (issue 5). Add codes below this line.
+  // delivery, pull side: remotes, fetch, pull (issue 5). Add codes below this line.
+  // delivery, server side: serve, keys and signatures, static deltas (issue 5). Add codes below this line.
   // hosts: sysroot, deployments (issue 6). Add codes below this line.
-  // images: OCI build, registries, import (issue 7). Add codes below this line.
+  // images: OCI build, layout, archives, import (issue 7). Add codes below this line.
+  // images: registry client (issue 7). Add codes below this line.
   // inventory: package databases, SBOMs, advisories, scan, index (issue 8). Add codes below this line.
   INTERNAL: { exit: 70, summary: 'A bug in ingot: please report it with the message.' },
 } as const;
