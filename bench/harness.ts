@@ -6,6 +6,10 @@
  *   node dist/bench/harness.js           measure, then write the report
  *   node dist/bench/harness.js report    rewrite the report from bench/work/results.json
  *
+ * With INGOT_BENCH_MERGE=1 the operations measured (INGOT_BENCH_INPUTS / INGOT_BENCH_OPS) replace
+ * their rows in the existing bench/work/results.json and every other row is kept; the report
+ * lists which rows were measured later, with which ingot and at what load.
+ *
  * Method, in short (RESULTS.md states it in full): every timed command gets a fresh target
  * (new repository or checkout directory, made untimed), `sync` runs before it so that earlier
  * writes are not billed to it, the tools alternate which goes first in each round, the page
@@ -120,6 +124,8 @@ interface Results {
   inputs: InputResult[];
   ops: OpResult[];
   profiles: ProfileResult[];
+  /** Rows measured by later runs merged in (INGOT_BENCH_MERGE=1). */
+  remeasured?: { input: string; op: string; started: string; ingot: string; load: string }[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -551,6 +557,14 @@ function report(r: Results): string {
       'Repeat with `bash bench/repo.sh` on an idle machine before relying on a borderline result.',
   );
   L.push('');
+  if (r.remeasured && r.remeasured.length > 0) {
+    L.push(
+      `> **Rows measured later** (merged into this report with \`INGOT_BENCH_MERGE=1\`): ` +
+        r.remeasured.map((x) => `${x.input} ${x.op} (${x.started.slice(0, 16).replace('T', ' ')} UTC, ingot ${x.ingot}, load ${x.load})`).join('; ') +
+        '. Every other row comes from the run above; the Machine section describes that run.',
+    );
+    L.push('');
+  }
 
   // Summary of targets.
   const rows: { input: string; op: Op; ratio: number; met: boolean }[] = [];
@@ -625,7 +639,7 @@ function report(r: Results): string {
   );
   L.push(
     '- **Same durability.** Neither tool gets `--no-fsync` or `--fsync=false`. Commits: ostree writes the objects into a staging directory, calls `syncfs()` when the transaction commits, moves them into objects/ (fsyncing those directories), and only then writes the ref; ' +
-      'ingot (at the revision measured) stages every object, the commit object included, calls `syncfs()`, moves them into objects/, calls `syncfs()` again, and then writes the ref (fsynced). Checkouts: neither tool syncs (`ostree checkout -H` runs with fsync off, as its `checkout_at` options default; ingot does not sync a checkout). fsck only reads.',
+      'ingot (at the revision measured) stages every object, the commit object included, calls `syncfs()`, moves them into objects/, fsyncs the objects/ folders it moved them into, and then writes the ref (fsynced). Checkouts: neither tool syncs (`ostree checkout -H` runs with fsync off, as its `checkout_at` options default; ingot does not sync a checkout). fsck only reads.',
   );
   L.push(
     '- **Fresh target, no carry-over.** Each timed command gets a new repository or checkout directory (the previous one is deleted untimed), and `sync` runs right before it, so dirty pages from setup or from the previous run are not billed to it.',
@@ -716,9 +730,23 @@ function writeReport(text: string): void {
   fs.writeFileSync(OUT, `${before}${BEGIN}\n${text.replace(/\n*$/, '\n')}${END}\n${after ? '\n' + after : ''}`);
 }
 
-function save(r: Results): void {
-  fs.writeFileSync(RESULTS_JSON, JSON.stringify(r, null, 1));
-  writeReport(report(r));
+function save(r: Results, base: Results | null = null): void {
+  const out = base ? mergeResults(base, r) : r;
+  fs.writeFileSync(RESULTS_JSON, JSON.stringify(out, null, 1));
+  writeReport(report(out));
+}
+
+/** `base` with the rows (and inputs, profiles) that `fresh` measured replaced by fresh ones. */
+function mergeResults(base: Results, fresh: Results): Results {
+  const key = (o: { input: string; op: string }): string => `${o.input}/${o.op}`;
+  const freshKeys = new Set(fresh.ops.map(key));
+  const ops = base.ops.map((o) => fresh.ops.find((f) => key(f) === key(o)) ?? o);
+  for (const f of fresh.ops) if (!base.ops.some((o) => key(o) === key(f))) ops.push(f);
+  const inputs = base.inputs.map((i) => fresh.inputs.find((f) => f.id === i.id) ?? i);
+  for (const f of fresh.inputs) if (!base.inputs.some((i) => i.id === f.id)) inputs.push(f);
+  const earlier = (base.remeasured ?? []).filter((x) => !freshKeys.has(key(x)));
+  const now = fresh.ops.map((o) => ({ input: o.input, op: o.op, started: fresh.started, ingot: fresh.machine['ingot'] ?? '?', load: `${fresh.loadStart} at start, ${fresh.loadEnd ?? '?'} at end` }));
+  return { ...base, ops, inputs, profiles: fresh.profiles.length > 0 ? fresh.profiles : base.profiles, remeasured: [...earlier, ...now] };
 }
 
 function main(): void {
@@ -743,6 +771,8 @@ function main(): void {
   }
 
   fs.mkdirSync(WORK, { recursive: true });
+  const merge = process.env['INGOT_BENCH_MERGE'] === '1';
+  const base: Results | null = merge && fs.existsSync(RESULTS_JSON) ? (JSON.parse(fs.readFileSync(RESULTS_JSON, 'utf8')) as Results) : null;
   const r: Results = {
     machine: machine(),
     started: new Date().toISOString(),
@@ -770,14 +800,14 @@ function main(): void {
       r.ops.push(res);
       r.finished = new Date().toISOString();
       r.loadEnd = loadNow();
-      save(r);
+      save(r, base);
     }
     rmrf(path.join(WORK, 'runs', def.id));
     if (profile && def.id === 'synth') r.profiles.push(...runProfiles(def.id, dir));
   }
   r.finished = new Date().toISOString();
   r.loadEnd = loadNow();
-  save(r);
+  save(r, base);
   log(`wrote ${path.relative(ROOT, OUT)} and ${path.relative(ROOT, RESULTS_JSON)}`);
 }
 

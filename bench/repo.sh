@@ -19,6 +19,8 @@
 #   INGOT_BENCH_OUT=bench/RESULTS.md      where to write the report
 #   INGOT_BENCH_WORK=bench/work where inputs, repos and raw data go
 #   INGOT_BENCH_REV=REV         measure this git revision (built apart) instead of the work tree
+#   INGOT_BENCH_MERGE=1         replace only the rows measured now in bench/work/results.json
+#                               (with INGOT_BENCH_INPUTS / INGOT_BENCH_OPS); keep every other row
 #
 # The mirror is passed to mmdebstrap on its command line only: this script writes it into no
 # file (and scrubs it out of the root file system that mmdebstrap made).

@@ -1,6 +1,7 @@
 /**
  * The native addon (native/ingot_sys.c): xattrs, OFD locks, syncfs, reflink, renameat2, inode
- * flags. Built by `npm ci` (node-gyp). Errors carry the errno name in `code`, as node:fs does.
+ * flags, raw DEFLATE, file hashing on the thread pool, batched hardlinks. Built by `npm ci`
+ * (node-gyp). Errors carry the errno name in `code`, as node:fs does.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,19 @@ export interface NativeSys {
   deflateRaw(input: Buffer, level: number): Buffer;
   /** Decompresses one complete raw DEFLATE stream of exactly `expectedSize` bytes (libdeflate). */
   inflateRaw(input: Buffer, expectedSize: number): Buffer;
+  /**
+   * For each file: SHA-256 (hex) of its prefix followed by the bytes of the file at its path
+   * (never following a symlink), and the number of file bytes; an errno-coded Error instead
+   * for a file that could not be read. The batch runs as one job on the libuv thread pool.
+   */
+  hashFiles(paths: string[], prefixes: Buffer[]): Promise<({ digest: string; size: number } | Error)[]>;
+  /**
+   * linkat(srcDir/srcNames[i], dstDir/dstNames[i]) for each i, relative to directory descriptors,
+   * stopping at the first failure: `index` is that entry (-1 when every entry was handled) and
+   * `code` its errno name. With `bareUser`, each object's user.ostreemeta is read first: symlink
+   * objects are not linked but listed in `symlinks`; an unreadable or short xattr is a failure.
+   */
+  linkBatch(srcDir: string, srcNames: string[], dstDir: string, dstNames: string[], bareUser?: boolean): { index: number; code: string; symlinks: number[] };
 }
 
 let cached: NativeSys | undefined;

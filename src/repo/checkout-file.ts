@@ -60,6 +60,9 @@ function place(ctx: CheckoutContext, dest: string, make: (p: string) => void | P
   const finish = (): void => {
     try {
       fs.renameSync(tmp, dest);
+      // rename(2) does nothing when both names are links to one inode (the same object
+      // checked out again): the temporary name must still go.
+      rmQuiet(tmp);
     } catch (e) {
       rmQuiet(tmp);
       if (errnoCode(e) === 'EISDIR' || errnoCode(e) === 'ENOTEMPTY') {

@@ -10,7 +10,7 @@ import { IngotError, errnoCode, ioError } from '../core/errors.js';
 import type { Checksum } from '../core/checksum.js';
 import { S_IFLNK, S_IFMT, type DirMeta } from '../codecs/ostree/objects.js';
 import { sys } from '../platform/sys.js';
-import { Repo } from './repo.js';
+import { Repo, objectExt } from './repo.js';
 import { WorkerPool, defaultThreads } from './worker-pool.js';
 import type { CheckoutContext, CheckoutFileResult } from './checkout-file.js';
 import { resolvePath } from './traverse.js';
@@ -90,7 +90,20 @@ export async function checkout(repo: Repo, rev: string, dest: string, opts: Chec
           if (!m) metaCache.set(meta, (m = repo.loadDirMeta(meta)));
           dirMetas.push({ path: dir, meta: m });
           result.dirs++;
-          for (const f of t.files) materialize(f.checksum, dir + '/' + f.name);
+          if (linker && t.files.length > 0) {
+            // One native call per directory links every file it can; the rest take the
+            // general path (union replacements, copies across devices, errors).
+            result.files += t.files.length;
+            const r = linker.linkDir(dir, t.files);
+            result.hardlinked += r.hardlinked;
+            result.symlinks += r.symlinks;
+            for (const f of r.rest) {
+              result.files--;
+              materialize(f.checksum, dir + '/' + f.name);
+            }
+          } else {
+            for (const f of t.files) materialize(f.checksum, dir + '/' + f.name);
+          }
           (pool as WorkerPool | null)?.pump();
           for (const d of t.dirs) {
             const sub = dir + '/' + d.name;
@@ -135,25 +148,82 @@ class InlineLinker {
   constructor(
     private readonly repo: Repo,
     private readonly ctx: CheckoutContext,
-  ) {}
+  ) {
+    this.objectsDir = path.join(repo.path, 'objects');
+  }
+
+  private readonly objectsDir: string;
+
+  /**
+   * Hardlinks the files of one directory with one native call (linkat relative to directory
+   * descriptors: no per-file path walk from /). bare-user symlinks are made here too. Entries
+   * that fail are retried one by one through `link`; what even that cannot link is returned
+   * in `rest` for the caller to copy.
+   */
+  linkDir(dir: string, files: readonly { name: string; checksum: Checksum }[]): { hardlinked: number; symlinks: number; rest: { name: string; checksum: Checksum }[] } {
+    const out = { hardlinked: 0, symlinks: 0, rest: [] as { name: string; checksum: Checksum }[] };
+    const bareUser = this.repo.mode === 'bare-user';
+    const ext = '.' + objectExt('file', this.repo.mode);
+    const src = files.map((f) => `${f.checksum.slice(0, 2)}/${f.checksum.slice(2)}${ext}`);
+    const dst = files.map((f) => f.name);
+    let from = 0;
+    while (from < files.length) {
+      let r: { index: number; code: string; symlinks: number[] };
+      try {
+        r = sys().linkBatch(this.objectsDir, from === 0 ? src : src.slice(from), dir, from === 0 ? dst : dst.slice(from), bareUser);
+        if (!Array.isArray(r?.symlinks)) throw new Error('linkBatch: unexpected result (an older build of the addon?)');
+      } catch {
+        r = { index: 0, code: 'EINVAL', symlinks: [] }; // e.g. a path too long for the batch: go one by one
+      }
+      // bare-user symlink objects are regular files holding the target: make real symlinks.
+      for (const i of r.symlinks) {
+        const f = files[from + i]!;
+        const target = this.symlinkTarget(f.checksum)!;
+        this.place(dir + '/' + f.name, (p) => fs.symlinkSync(target, p));
+        out.symlinks++;
+      }
+      const handled = r.index < 0 ? files.length - from : r.index;
+      out.hardlinked += handled - r.symlinks.length;
+      if (r.index < 0) break;
+      const f = files[from + r.index]!;
+      const how = this.link(f.checksum, dir + '/' + f.name);
+      if (how === 'hardlink') out.hardlinked++;
+      else if (how === 'symlink') out.symlinks++;
+      else out.rest.push(f);
+      from += r.index + 1;
+    }
+    return out;
+  }
+
+  private symlinkTarget(checksum: Checksum): string | null {
+    let target = this.isLink.get(checksum);
+    if (target === undefined) {
+      const obj = this.repo.objectPath(checksum, 'file');
+      let meta: Buffer | null;
+      try {
+        meta = sys().lgetxattr(obj, 'user.ostreemeta');
+      } catch (e) {
+        if (errnoCode(e) === 'ENOENT') throw missingObject(checksum);
+        throw ioError(e, 'cannot read the metadata of object', obj);
+      }
+      if (meta === null) {
+        if (!fs.existsSync(obj)) throw missingObject(checksum);
+        throw new IngotError('OBJECT_CORRUPT', `file object ${checksum} lacks its user.ostreemeta xattr`, { data: { checksum, type: 'file' } });
+      }
+      if (meta.length < 12) throw new IngotError('OBJECT_CORRUPT', `file object ${checksum}: user.ostreemeta is truncated`, { data: { checksum, type: 'file' } });
+      const isSymlink = (meta.readUInt32BE(8) & S_IFMT) === S_IFLNK;
+      target = isSymlink ? symlinkTargetOf(obj) : null;
+      this.isLink.set(checksum, target);
+    }
+    return target;
+  }
 
   link(checksum: Checksum, dest: string): 'hardlink' | 'symlink' | false {
     const obj = this.repo.objectPath(checksum, 'file');
     if (this.repo.mode === 'bare-user') {
-      let target = this.isLink.get(checksum);
-      if (target === undefined) {
-        const meta = sys().lgetxattr(obj, 'user.ostreemeta');
-        if (meta === null) {
-          if (!fs.existsSync(obj)) throw missingObject(checksum);
-          throw new IngotError('OBJECT_CORRUPT', `file object ${checksum} lacks its user.ostreemeta xattr`, { data: { checksum, type: 'file' } });
-        }
-        if (meta.length < 12) throw new IngotError('OBJECT_CORRUPT', `file object ${checksum}: user.ostreemeta is truncated`, { data: { checksum, type: 'file' } });
-        const isSymlink = (meta.readUInt32BE(8) & S_IFMT) === S_IFLNK;
-        target = isSymlink ? symlinkTargetOf(obj) : null;
-        this.isLink.set(checksum, target);
-      }
+      const target = this.symlinkTarget(checksum);
       if (target !== null) {
-        this.place(dest, (p) => fs.symlinkSync(target!, p));
+        this.place(dest, (p) => fs.symlinkSync(target, p));
         return 'symlink';
       }
     }
@@ -186,6 +256,9 @@ class InlineLinker {
       make(tmp);
       try {
         fs.renameSync(tmp, dest);
+        // rename(2) does nothing when both names are links to one inode (the same object
+        // checked out again): the temporary name must still go.
+        dropQuiet(tmp);
       } catch (e2) {
         fs.rmSync(tmp, { force: true });
         throw new IngotError('CHECKOUT_EXISTS', `'${dest}' is a directory in the destination but a file in the commit`, {
@@ -194,6 +267,14 @@ class InlineLinker {
         });
       }
     }
+  }
+}
+
+function dropQuiet(p: string): void {
+  try {
+    fs.unlinkSync(p);
+  } catch {
+    /* gone already: the rename moved it */
   }
 }
 

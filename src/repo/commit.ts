@@ -214,7 +214,7 @@ async function commitInTransaction(
   failpoint('commit-before-publish');
   txn.publish();
   failpoint('commit-after-publish');
-  if (doSync) syncFs(repo.path);
+  if (doSync) txn.syncPublished();
   failpoint('commit-before-ref');
   if (opts.branch !== undefined) repo.writeRef(opts.branch, checksum);
   failpoint('commit-after-ref');

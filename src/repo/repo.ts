@@ -563,7 +563,7 @@ export class Transaction {
     objects.sort((a, b) => a.order - b.order);
     const objDir = path.join(this.repo.path, 'objects');
     let moved = 0;
-    const made = new Set<string>();
+    const made = this.publishedDirs;
     for (const o of objects) {
       const pre = o.checksum.slice(0, 2);
       const dest = `${objDir}/${pre}/${o.checksum.slice(2)}.${o.ext}`;
@@ -582,6 +582,25 @@ export class Transaction {
       }
     }
     return moved;
+  }
+
+  /** The objects/XX folders that `publish` renamed objects into. */
+  private readonly publishedDirs = new Set<string>();
+
+  /**
+   * Makes the renames of `publish` durable: fsync of each objects/XX folder it touched and of
+   * objects/ (a new XX folder is an entry there). This is what ostree does after moving objects
+   * in; it commits the file system's journal once, where a second `syncfs()` would also wait
+   * for every dirty page that other processes left on the same file system.
+   */
+  syncPublished(): void {
+    const objDir = path.join(this.repo.path, 'objects');
+    try {
+      for (const pre of this.publishedDirs) fsyncDir(`${objDir}/${pre}`);
+      fsyncDir(objDir);
+    } catch (e) {
+      throw ioError(e, 'cannot flush', objDir);
+    }
   }
 
   abort(): void {
