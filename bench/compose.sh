@@ -12,7 +12,12 @@
 #                     minbase-equivalent set (Essential:yes + Priority:required + apt, as
 #                     `mmdebstrap --variant=minbase` selects it) from the real bookworm archive
 #                     (mirror from the apt sources, indexes verified with debian-archive-keyring),
-#                     every package already in ingot's cache;
+#                     every package already in ingot's cache, .debs and their unpacked trees
+#                     (the package tree cache CACHEDIR/pkgcache-repo) alike, as after any
+#                     earlier compose of these packages;
+#   ingot full, cold package tree cache
+#                     the same with CACHEDIR/pkgcache-repo removed first (untimed): every
+#                     package is read and unpacked into the tree cache by the compose;
 #   ingot unchanged   the same compose again on that repository (no commit is made);
 #   ingot one change  then `minbase-less.yaml` (the same plus `less`): one package more;
 #   peer full         `mmdebstrap --mode=root --variant=minbase bookworm DIR
@@ -45,6 +50,12 @@ RESULTS="$WORK/results.tsv"
 REF=bench/debian/bookworm/minbase
 
 die() { echo "bench: $*" >&2; exit 1; }
+# Mounts under DIR (an ingot killed mid-compose leaves its script overlays mounted): unmounted
+# lazily, deepest first, so that DIR can be removed.
+unmount_under() {
+  local d; d=$(realpath -m "$1")
+  awk -v p="$d/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" || true; done
+}
 log() { echo "bench: $*" >&2; }
 
 report() {
@@ -82,6 +93,8 @@ lines.push('| operation | ingot median s | peer median s | ratio | target | met?
 lines.push('| --- | ---: | ---: | ---: | --- | --- | ---: | ---: |');
 const peerRss = Math.max(...peerRuns.map((r) => r.rss));
 lines.push(`| full compose into a new archive repository (peer: mmdebstrap + ostree commit) | ${f(full)} | ${f(peerWall)} | ${(full / peerWall).toFixed(2)} | ≤ 0.5 of the peer | ${met(full / peerWall <= 0.5)} | ${f(med('ingot-full', 'cpu'))} / ${f(peerCpu)} | ${mb(Math.max(...of('ingot-full').map((r) => r.rss)))} / ${mb(peerRss)} |`);
+const cold = med('ingot-full-cold');
+if (of('ingot-full-cold').length) lines.push(`| full compose, package tree cache cold (every package unpacked into it by this compose) | ${f(cold)} | ${f(peerWall)} | ${(cold / peerWall).toFixed(2)} | (information) | | ${f(med('ingot-full-cold', 'cpu'))} / ${f(peerCpu)} | ${mb(Math.max(...of('ingot-full-cold').map((r) => r.rss)))} / ${mb(peerRss)} |`);
 lines.push(`| unchanged recompose (no commit) | ${f(unchanged)} | | | < 2 s | ${met(unchanged < 2)} | ${f(med('ingot-unchanged', 'cpu'))} | ${mb(Math.max(...of('ingot-unchanged').map((r) => r.rss)))} |`);
 lines.push(`| one-package change (+ less), on the repository of the full compose | ${f(change)} | | ${(change / full).toFixed(2)} of a full compose | < 0.2 of a full compose | ${met(change / full < 0.2)} | ${f(med('ingot-one-change', 'cpu'))} | ${mb(Math.max(...of('ingot-one-change').map((r) => r.rss)))} |`);
 lines.push('');
@@ -98,6 +111,14 @@ if (facts.phases && facts.phases.length) {
   for (const p of facts.phases) lines.push(p);
   lines.push('```');
 }
+if (facts.phasesChange && facts.phasesChange.length) {
+  lines.push('');
+  lines.push('And the one-package change (+ less) on top of it:');
+  lines.push('');
+  lines.push('```');
+  for (const p of facts.phasesChange) lines.push(p);
+  lines.push('```');
+}
 lines.push('');
 lines.push('Every run (wall s, CPU s, peak RSS, load average at the start):');
 lines.push('');
@@ -106,21 +127,16 @@ lines.push('| --- | ---: | ---: | ---: | ---: | --- |');
 for (const r of rows) lines.push(`| ${r.op} | ${r.run} | ${f(r.wall)} | ${f(r.cpu)} | ${mb(r.rss)} | ${r.load} |`);
 const section = lines.join('\n') + '\n';
 let text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
-// Replace only our own section (from '## Compose' to the next '## ' heading outside a code fence).
-const src = text.split('\n');
-let start = -1;
-let end = src.length;
-let fence = false;
-for (let i = 0; i < src.length; i++) {
-  if (/^```/.test(src[i])) fence = !fence;
-  if (fence) continue;
-  if (start < 0 && src[i] === '## Compose') start = i;
-  else if (start >= 0 && /^## /.test(src[i])) { end = i; break; }
-}
-if (start >= 0) text = [...src.slice(0, start), ...section.trimEnd().split('\n'), '', ...src.slice(end)].join('\n').replace(/\n{3,}$/, '\n');
-else text = (text === '' ? '' : text.replace(/\n*$/, '\n\n')) + section;
+// Replace only our own section, between our marks (appended when absent).
+const START = '<!-- bench/compose start -->';
+const END = '<!-- bench/compose end -->';
+const block = `${START}\n${section.trimEnd()}\n${END}`;
+const a = text.indexOf(START);
+const b = text.indexOf(END);
+if (a >= 0 && b > a) text = text.slice(0, a) + block + text.slice(b + END.length);
+else text = (text === '' ? '' : text.replace(/\n*$/, '\n\n')) + block + '\n';
 fs.writeFileSync(out, text);
-console.error(`bench: wrote the '## Compose' section of ${out}`);
+console.error(`bench: wrote the compose section of ${out}`);
 console.log(section);
 EOF
   node "$WORK/report.mjs" "$RESULTS" "$WORK/facts.json" "$OUT"
@@ -135,10 +151,25 @@ for t in node ostree mmdebstrap dpkg-scanpackages apt-ftparchive bwrap /usr/bin/
   command -v "$t" >/dev/null || die "'$t' is missing; run 'bash scripts/setup.sh --peers' first"
 done
 [ "$(id -u)" = 0 ] || die "run as root (mmdebstrap --mode=root, and package scripts that chown)"
-log "building (tsc)"
-npx tsc -p tsconfig.json
-INGOT=(node "$ROOT/bin/ingot.js")
 mkdir -p "$WORK" "$CACHE"
+unmount_under "$WORK"
+# The ingot to measure, as a frozen copy of the work tree's build, so that a rebuild of dist/
+# while the benchmark runs (it takes a while; dist/ is shared) cannot change it halfway.
+log "building (tsc) and freezing a copy of the build"
+tsc_ok=yes
+node_modules/.bin/tsc -p tsconfig.json >&2 || tsc_ok=no
+SNAP="$WORK/ingot-build"
+rm -rf "$SNAP"
+mkdir -p "$SNAP/dist" "$SNAP/build/Release"
+cp -a package.json bin "$SNAP/"
+cp -a dist/src "$SNAP/dist/src"
+cp -a build/Release/ingot_sys.node "$SNAP/build/Release/"
+ln -s "$ROOT/node_modules" "$SNAP/node_modules"
+# No TypeScript (.d.ts included) under bench/work: the project's tsconfig includes bench/**/*.ts.
+find "$SNAP" -name '*.ts' -delete
+[ -f "$SNAP/dist/src/cli/main.js" ] || die "the build of ingot produced no dist/src/cli/main.js"
+[ "$tsc_ok" = yes ] || log "warning: the work tree did not type-check (errors above); measuring the JavaScript tsc emitted anyway"
+INGOT=(node "$SNAP/bin/ingot.js")
 
 REPOS='repos:
   - name: debian
@@ -191,7 +222,7 @@ for (const p of lock.packages) {
 }
 fs.writeFileSync(path.join(mirror, 'override'), [...override].sort().join('\n') + '\n');
 EOF
-node "$WORK/mirror.mjs" "$WORK/minbase.yaml" "$CACHE" "$WORK/minbase.lock.json" "$WORK/mirror" "$ROOT"
+node "$WORK/mirror.mjs" "$WORK/minbase.yaml" "$CACHE" "$WORK/minbase.lock.json" "$WORK/mirror" "$SNAP"
 (
   cd "$WORK/mirror"
   mkdir -p dists/bookworm/main/binary-amd64
@@ -220,6 +251,11 @@ checks=()
 for run in $(seq 1 "$RUNS"); do
   rm -rf "$WORK/r-ingot"
   "${INGOT[@]}" repo init --repo "$WORK/r-ingot" --mode archive >/dev/null
+  unmount_under "$WORK"
+  rm -rf "$WORK/r-cold" "$CACHE/pkgcache-repo"
+  "${INGOT[@]}" repo init --repo "$WORK/r-cold" --mode archive >/dev/null
+  measure ingot-full-cold "$run" "${INGOT[@]}" compose tree "$WORK/minbase.yaml" --repo "$WORK/r-cold" --cachedir "$CACHE"
+  rm -rf "$WORK/r-cold"
   measure ingot-full "$run" "${INGOT[@]}" compose tree "$WORK/minbase.yaml" --repo "$WORK/r-ingot" --cachedir "$CACHE"
   measure ingot-unchanged "$run" "${INGOT[@]}" compose tree "$WORK/minbase.yaml" --repo "$WORK/r-ingot" --cachedir "$CACHE"
   grep -q '^unchanged: ' "$WORK/ingot-unchanged.log" || die "the unchanged recompose made a commit"
@@ -260,12 +296,13 @@ const { composeTree } = await import(path.join(root, 'dist/src/compose/tree.js')
 const t0 = Date.now();
 await composeTree(manifest, { repo, cacheDir, log: (l) => console.log(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}  ${l}`) });
 EOF
-node "$WORK/phases.mjs" "$WORK/minbase.yaml" "$WORK/r-phases" "$CACHE" "$ROOT" >"$WORK/phases.txt"
+node "$WORK/phases.mjs" "$WORK/minbase.yaml" "$WORK/r-phases" "$CACHE" "$SNAP" >"$WORK/phases.txt"
+node "$WORK/phases.mjs" "$WORK/minbase-less.yaml" "$WORK/r-phases" "$CACHE" "$SNAP" >"$WORK/phases-change.txt"
 rm -rf "$WORK/r-phases" "$WORK/mm" "$WORK/r-ostree" "$WORK/r-ingot"
 
 node -e '
 const fs = require("fs"), os = require("os");
-const [factsFile, lockFile, runs, lb, la, phasesFile, ...checks] = process.argv.slice(1);
+const [factsFile, lockFile, runs, lb, la, phasesFile, phasesChangeFile, ...checks] = process.argv.slice(1);
 const lock = JSON.parse(fs.readFileSync(lockFile, "utf8"));
 const d = new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC";
 fs.writeFileSync(factsFile, JSON.stringify({
@@ -274,7 +311,8 @@ fs.writeFileSync(factsFile, JSON.stringify({
   cpus: os.cpus().length, memGB: Math.round(os.totalmem() / 2 ** 30),
   loadBefore: lb, loadAfter: la,
   phases: fs.readFileSync(phasesFile, "utf8").trimEnd().split("\n").filter(Boolean),
+  phasesChange: fs.readFileSync(phasesChangeFile, "utf8").trimEnd().split("\n").filter(Boolean),
   checks,
 }, null, 1));
-' "$WORK/facts.json" "$WORK/minbase.lock.json" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" "$WORK/phases.txt" "${checks[@]}"
+' "$WORK/facts.json" "$WORK/minbase.lock.json" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" "$WORK/phases.txt" "$WORK/phases-change.txt" "${checks[@]}"
 report

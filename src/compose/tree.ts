@@ -16,9 +16,8 @@ import type { Checksum } from '../core/checksum.js';
 import { runInSandbox } from '../platform/sandbox.js';
 import { rmQuiet } from '../platform/fs.js';
 import { Repo } from '../repo/repo.js';
-import { writeCommit, type CommitResult } from '../repo/commit.js';
 import { PackageCache, type FetchSummary } from '../sources/cache.js';
-import { readRpmFile, rpmFileEntries, rpmToPackageInfo } from '../sources/rpm-file.js';
+import { readRpmFile, rpmToPackageInfo } from '../sources/rpm-file.js';
 import type { PackageInfo } from '../sources/package.js';
 import { loadManifest, requireRef, type LoadedManifest } from './manifest.js';
 import { commitMetadata, loadManifestRepos, planFromManifest, type ComposePlan, type PlannedPackage } from './plan.js';
@@ -27,7 +26,10 @@ import { refState } from './inventory.js';
 import { installOrder } from './order.js';
 import { IdMap, unpackPackage } from './unpack.js';
 import { normalizeTree, type NormalizeReport } from './normalize.js';
-import { readDpkgDbPackage, writeDpkgDb, type DpkgDbPackage } from './pkgdb/dpkg.js';
+import { writeDpkgDb, type DpkgDbPackage } from './pkgdb/dpkg.js';
+import { PackageTreeCache, makeMergedUsr, mergedUsrDirs } from './pkgcache.js';
+import { commitTreeWithDevino } from './commit-tree.js';
+import { ScriptView, cleanStaleComposes } from './script-view.js';
 import { writeRpmDb, type RpmDbPackage } from './pkgdb/rpmdb.js';
 import { writePkgdbTmpfiles } from './pkgdb/tmpfiles.js';
 
@@ -42,6 +44,13 @@ export interface ComposeTreeOptions {
   /** Progress lines (steps); silent by default. */
   log?: (line: string) => void;
   now?: Date;
+  /**
+   * Hash every file of the build root instead of taking the checksums of files still linked
+   * into the package tree cache (for checking that both give the same commit).
+   */
+  hashAll?: boolean;
+  /** Build the root from copies and run scripts on it directly, as when no overlay can be mounted. */
+  noOverlay?: boolean;
 }
 
 export interface ComposeTreeResult {
@@ -57,6 +66,8 @@ export interface ComposeTreeResult {
   fetch?: FetchSummary;
   normalize?: NormalizeReport;
   buildRoot?: string;
+  /** Packages unpacked into the package tree cache by this compose, and those found there. */
+  packageCache?: { imported: number; cached: number };
   seconds: number;
 }
 
@@ -98,6 +109,7 @@ export async function composeTree(manifestPath: string, opts: ComposeTreeOptions
   const fetch = await cache.fetchAll(plan.downloads, { label: 'fetching packages' });
   log(`fetch: ${fetch.fetched} downloaded (${(fetch.bytes / 1e6).toFixed(1)} MB), ${fetch.cached} from the cache`);
 
+  cleanStaleComposes(repo.tmpDir());
   const work = path.join(repo.tmpDir(), `ingot-compose-${process.pid}-${randomBytes(4).toString('hex')}`);
   const root = path.join(work, 'root');
   fs.mkdirSync(root, { recursive: true, mode: 0o755 });
@@ -106,23 +118,36 @@ export async function composeTree(manifestPath: string, opts: ComposeTreeOptions
   try {
     const files = new Map<PlannedPackage, string>();
     for (const p of plan.packages) files.set(p, cache.pathOf(plan.downloads[plan.packages.indexOf(p)]!));
-    makeMergedUsr(root, plan.arch);
+    const layout = mergedUsrDirs(plan.arch);
+    makeMergedUsr(root, layout);
     const epoch = sourceDateEpoch(now);
-    if (plan.family === 'deb') await installDebian(root, plan, files, epoch, log);
-    else await installRpm(root, plan, files, epoch, log);
-    applyAddRemove(root, lm);
-    await runPostprocess(root, lm, log);
+    const scripts = new ScriptView(root, path.join(work, 'layers'), { overlay: !opts.noOverlay });
+    let pkgCache: PackageTreeCache | null = null;
+    let packageCache: ComposeTreeResult['packageCache'];
+    try {
+      if (plan.family === 'deb') {
+        pkgCache = PackageTreeCache.open(opts.cacheDir);
+        packageCache = await installDebian(root, plan, files, epoch, log, pkgCache, layout, scripts);
+      } else {
+        await installRpm(root, plan, files, epoch, log);
+      }
+      applyAddRemove(root, lm);
+      await runPostprocess(lm, log, scripts, root);
+    } finally {
+      scripts.close();
+    }
     cleanForReproducibility(root);
     const report = normalizeTree(root);
     log(`normalize: /etc moved to /usr/etc, ${report.tmpfilesEntries} tmpfiles.d entries for /var, kernels: ${report.kernels.join(', ') || 'none'}`);
 
-    const commit: CommitResult = await writeCommit(repo, root, {
+    const commit = await commitTreeWithDevino(repo, root, {
       branch: ref,
       subject: `${ref}${plan.version ? ` ${plan.version}` : ''}`,
       metadataVariants: commitMetadata(plan).map(([k, v]) => [k, v] as [string, typeof v]),
       timestamp: BigInt(epoch),
-      skipSpecialFiles: true,
+      devino: opts.hashAll || !pkgCache ? new Map() : pkgCache.devino,
     });
+    log(`commit: ${commit.stats.files} files, ${commit.devinoHits} of them from the package cache without reading them, ${commit.stats.objectsWritten} new objects`);
     log(`commit: ${commit.commit} on ${ref}`);
     return {
       ...base,
@@ -131,21 +156,12 @@ export async function composeTree(manifestPath: string, opts: ComposeTreeOptions
       contentChecksum: commit.contentChecksum,
       fetch,
       normalize: report,
+      ...(packageCache && { packageCache }),
       ...(keep && { buildRoot: root }),
       seconds: (Date.now() - t0) / 1000,
     };
   } finally {
     if (!keep) rmQuiet(work);
-  }
-}
-
-/** Merged /usr: /bin, /sbin and /lib* are links into /usr before anything is unpacked. */
-function makeMergedUsr(root: string, arch: string): void {
-  const libs = ['lib'];
-  if (/^(amd64|x86_64|arm64|aarch64|ppc64el|ppc64le|s390x|riscv64)$/.test(arch)) libs.push('lib64');
-  for (const d of ['bin', 'sbin', ...libs]) {
-    fs.mkdirSync(path.join(root, 'usr', d), { recursive: true, mode: 0o755 });
-    fs.symlinkSync(`usr/${d}`, path.join(root, d));
   }
 }
 
@@ -160,15 +176,44 @@ function scriptFailed(pkg: string, script: string, status: number, output: strin
 // ---------------------------------------------------------------------------------------------
 // Debian
 
-async function installDebian(root: string, plan: ComposePlan, files: Map<PlannedPackage, string>, epoch: number, log: (l: string) => void): Promise<void> {
+async function installDebian(
+  root: string,
+  plan: ComposePlan,
+  files: Map<PlannedPackage, string>,
+  epoch: number,
+  log: (l: string) => void,
+  pkgCache: PackageTreeCache,
+  layout: readonly string[],
+  view: ScriptView,
+): Promise<{ imported: number; cached: number }> {
   const ordered = installOrder(plan.packages);
-  // Read every package's control data and file digests first: file conflicts are found before
-  // anything is unpacked.
+  // Every package's tree in the package tree cache: a package not there yet is read once
+  // (control members, file list and MD5s recorded while its payload streams into the cache).
   const db = new Map<PlannedPackage, DpkgDbPackage>();
+  const trees = new Map<PlannedPackage, Checksum>();
+  const missing: { p: PlannedPackage; debPath: string; ref: string }[] = [];
+  for (const p of ordered) {
+    const file = files.get(p)!;
+    const ref = pkgCache.refFor(p.digest, layout);
+    const c = pkgCache.lookup(ref);
+    const d = c ? pkgCache.loadDeb(c, file) : null;
+    if (c && d) {
+      trees.set(p, c);
+      db.set(p, d);
+    } else missing.push({ p, debPath: file, ref });
+  }
+  const imports = await pkgCache.importDebs(missing, layout);
+  missing.forEach((m, i) => {
+    trees.set(m.p, imports[i]!.commit);
+    db.set(m.p, imports[i]!.db);
+  });
+  const imported = missing.length;
+  log(`package cache: ${imported} unpacked into it, ${ordered.length - imported} already there`);
+
+  // File conflicts from the recorded file lists and digests, before anything is unpacked.
   const owner = new Map<string, { pkg: PlannedPackage; md5: string | undefined }>();
   for (const p of ordered) {
-    const d = await readDpkgDbPackage(files.get(p)!);
-    db.set(p, d);
+    const d = db.get(p)!;
     for (const f of d.files) {
       const md5 = d.md5.get(f);
       if (md5 === undefined) continue; // directories and links may be shared
@@ -182,8 +227,6 @@ async function installDebian(root: string, plan: ComposePlan, files: Map<Planned
       owner.set(f, { pkg: p, md5 });
     }
   }
-  for (const p of ordered) await unpackPackage(files.get(p)!, 'deb', root);
-  log(`unpack: ${ordered.length} packages`);
 
   // The database first says "unpacked"; the tree's own dpkg then configures everything in
   // dependency order (postinst, triggers, alternatives), as it would after `dpkg --unpack`.
@@ -191,10 +234,13 @@ async function installDebian(root: string, plan: ComposePlan, files: Map<Planned
   // database is written as "installed" directly, and the tree needs no dpkg (nor, without a
   // preinst either, a shell). A tree that has something to configure but no dpkg is refused
   // before any script runs.
-  const adminDir = 'var/lib/dpkg';
   const has = (p: PlannedPackage, names: string[]): boolean => db.get(p)!.controlFiles.some((c) => names.includes(c.name));
   const toConfigure = ordered.filter((p) => has(p, ['postinst', 'triggers']));
-  if (toConfigure.length > 0 && !isExecutable(path.join(root, 'usr/bin/dpkg'))) {
+  const shipsDpkg = ordered.some((p) => {
+    const d = db.get(p)!;
+    return d.md5.has('/usr/bin/dpkg') || d.md5.has('/bin/dpkg');
+  });
+  if (toConfigure.length > 0 && !shipsDpkg) {
     const names = toConfigure.map((p) => p.name);
     throw new IngotError(
       'COMPOSE_TREE_INVALID',
@@ -205,29 +251,48 @@ async function installDebian(root: string, plan: ComposePlan, files: Map<Planned
       },
     );
   }
-  writeDpkgDb(root, ordered.map((p) => db.get(p)!), { arch: plan.arch, adminDir, mtime: epoch });
+
+  // As mmdebstrap and debootstrap do: the essential set (Essential: yes and what it depends
+  // on) is unpacked first without running anything, so that maintainer scripts have a shell
+  // and the basic tools. Then, as `dpkg --install` of the essential set and `dpkg --unpack`
+  // of the rest do, package by package in install order: `preinst install`, then the unpack
+  // (the essential packages' files are unpacked again, over whatever their preinst did).
+  const essential = essentialSet(ordered);
+  const unpack = async (p: PlannedPackage): Promise<void> => {
+    await pkgCache.checkoutInto(trees.get(p)!, root, { copy: view.copyOnly, label: files.get(p)! });
+  };
+  for (const p of ordered) if (essential.has(p)) await unpack(p);
+  log(`unpack: the essential set, ${essential.size} packages${view.copyOnly ? ' (copies: no overlay mount for scripts here)' : ''}`);
+  const adminDir = 'var/lib/dpkg';
+  writeDpkgDb(root, ordered.map((p) => db.get(p)!), { arch: plan.arch, adminDir, mtime: epoch, fsync: false });
   const status = path.join(root, adminDir, 'status');
   if (toConfigure.length > 0) {
     fs.writeFileSync(status, fs.readFileSync(status, 'utf8').replace(/^Status: install ok installed$/gm, 'Status: install ok unpacked'));
   }
   const policy = path.join(root, 'usr/sbin/policy-rc.d');
-  const hadPolicy = fs.existsSync(policy);
+  const hadPolicy = fs.existsSync(policy) || ordered.some((p) => db.get(p)!.files.includes('/usr/sbin/policy-rc.d'));
   const runsScripts = toConfigure.length > 0 || ordered.some((p) => has(p, ['preinst']));
   if (!hadPolicy && runsScripts) fs.writeFileSync(policy, '#!/bin/sh\n# ingot compose: no services start in a build root\nexit 101\n', { mode: 0o755 });
   try {
+    let preinsts = 0;
     for (const p of ordered) {
-      const d = db.get(p)!;
       const name = p.info.multiArch === 'same' ? `${p.name}:${p.arch}` : p.name;
-      if (!d.controlFiles.some((c) => c.name === 'preinst')) continue;
-      const r = await runInSandbox(root, [`/${adminDir}/info/${name}.preinst`, 'install'], {
-        env: { DPKG_MAINTSCRIPT_PACKAGE: p.name, DPKG_MAINTSCRIPT_NAME: 'preinst', DPKG_MAINTSCRIPT_ARCH: p.arch, DPKG_ROOT: '' },
-      });
-      if (r.status !== 0) throw scriptFailed(p.name, 'preinst install', r.status, r.output);
+      const hasPreinst = has(p, ['preinst']);
+      if (hasPreinst) {
+        preinsts++;
+        const r = await view.run((sandboxRoot) =>
+          runInSandbox(sandboxRoot, [`/${adminDir}/info/${name}.preinst`, 'install'], {
+            env: { DPKG_MAINTSCRIPT_PACKAGE: p.name, DPKG_MAINTSCRIPT_NAME: 'preinst', DPKG_MAINTSCRIPT_ARCH: p.arch, DPKG_ROOT: '' },
+          }),
+        );
+        if (r.status !== 0) throw scriptFailed(p.name, 'preinst install', r.status, r.output);
+      }
+      if (!essential.has(p) || hasPreinst) await unpack(p);
     }
-    if (runsScripts) log('scripts: preinst done');
+    log(`unpack: ${ordered.length} packages, ${preinsts} preinst scripts run before their package's unpack`);
     if (toConfigure.length > 0) {
       // --abort-after=1: the first failing script stops dpkg, so the output ends with it.
-      const r = await runInSandbox(root, ['/usr/bin/dpkg', '--configure', '-a', '--abort-after=1', '--force-confdef', '--force-confold'], {});
+      const r = await view.run((sandboxRoot) => runInSandbox(sandboxRoot, ['/usr/bin/dpkg', '--configure', '-a', '--abort-after=1', '--force-confdef', '--force-confold'], {}));
       if (r.status !== 0) {
         // dpkg says "installed PKG package post-installation script subprocess returned error exit status N".
         const m = /(?:new|old|installed) (\S+) package (\S+) script subprocess returned error exit status (\d+)/.exec(r.output);
@@ -251,7 +316,46 @@ async function installDebian(root: string, plan: ComposePlan, files: Map<Planned
   rmQuiet(path.join(root, adminDir, 'lock-frontend'));
   fs.renameSync(path.join(root, adminDir), path.join(sysimage, 'dpkg'));
   writePkgdbTmpfiles(root, 'deb');
+  return { imported, cached: ordered.length - imported };
 }
+
+/**
+ * The essential set as mmdebstrap and debootstrap unpack it first: the Essential: yes
+ * packages and, transitively, what they Depend or Pre-Depend on (the first alternative that
+ * a planned package provides).
+ */
+function essentialSet(pkgs: readonly PlannedPackage[]): Set<PlannedPackage> {
+  const byName = new Map<string, PlannedPackage[]>();
+  const add = (n: string, p: PlannedPackage): void => {
+    const l = byName.get(n);
+    if (l) l.push(p);
+    else byName.set(n, [p]);
+  };
+  for (const p of pkgs) {
+    add(p.info.name, p);
+    for (const pr of p.info.provides) add(pr.name, p);
+  }
+  const out = new Set<PlannedPackage>();
+  const todo = pkgs.filter((p) => p.info.essential);
+  while (todo.length) {
+    const p = todo.pop()!;
+    if (out.has(p)) continue;
+    out.add(p);
+    for (const d of [...p.info.preDepends, ...p.info.depends]) {
+      for (const a of d.anyOf) {
+        const l = byName.get(a.name);
+        if (l && l.length) {
+          todo.push(...l);
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** RPMFILE_GHOST (rpm's rpmfiles.h): listed in the header, not in the payload. */
+const RPMFILE_GHOST = 1 << 6;
 
 /** dpkg's descriptions of maintainer scripts (src/main/script.c) → the script and its action here. */
 const DPKG_SCRIPT_NAMES: Record<string, string> = {
@@ -260,15 +364,6 @@ const DPKG_SCRIPT_NAMES: Record<string, string> = {
   'pre-removal': 'prerm',
   'post-removal': 'postrm',
 };
-
-function isExecutable(p: string): boolean {
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
 
 function replaces(a: PackageInfo, b: PackageInfo): boolean {
   return a.replaces.some((d) => d.anyOf.some((x) => x.name === b.name));
@@ -283,20 +378,22 @@ async function installRpm(root: string, plan: ComposePlan, files: Map<PlannedPac
   // order and the scripts run must not be taken from it.
   const headers = new Map<PlannedPackage, RpmDbPackage>();
   const infos = new Map<PlannedPackage, { info: PackageInfo; files: string[] }>();
+  const rpmFiles = new Map<PlannedPackage, { path: string; mode: number; digest: string; flags: number }[]>();
   for (const p of plan.packages) {
     const file = files.get(p)!;
     const { head, pkg } = await readRpmFile(file);
     headers.set(p, { header: head.header.bytes, signature: head.signature.bytes, label: file });
     infos.set(p, { info: rpmToPackageInfo(pkg), files: pkg.files.map((f) => f.path) });
+    rpmFiles.set(p, pkg.files.map((f) => ({ path: f.path, mode: f.mode, digest: f.digest ?? '', flags: f.flags })));
   }
   const ordered = installOrder(plan.packages.map((p) => ({ p, ...infos.get(p)! }))).map((x) => x.p);
-  // File conflicts from the headers (digests), before anything is unpacked.
+  // File conflicts from the headers' file lists (digests and modes), before anything is
+  // unpacked; ghost files are not in the payloads. The payloads are decompressed once, by
+  // the unpack.
   const owner = new Map<string, { pkg: PlannedPackage; digest: string; mode: number }>();
   for (const p of ordered) {
-    for await (const e of rpmFileEntries(files.get(p)!, { fileDigests: false })) {
-      for await (const _ of e.body) void _;
-      const f = e.file;
-      if ((f.mode & 0o170000) === 0o040000) continue;
+    for (const f of rpmFiles.get(p)!) {
+      if ((f.mode & 0o170000) === 0o040000 || f.flags & RPMFILE_GHOST) continue;
       const prev = owner.get(f.path);
       if (prev && (prev.digest !== f.digest || (prev.mode & 0o7777) !== (f.mode & 0o7777))) {
         throw new IngotError('FILE_CONFLICT', `${p.name} and ${prev.pkg.name} both ship '${f.path}' with different content`, {
@@ -361,7 +458,7 @@ function applyAddRemove(root: string, lm: LoadedManifest): void {
   for (const r of m.removeFiles) rmQuiet(inRoot(root, r, 'remove-files entry'));
 }
 
-async function runPostprocess(root: string, lm: LoadedManifest, log: (l: string) => void): Promise<void> {
+async function runPostprocess(lm: LoadedManifest, log: (l: string) => void, view: ScriptView, root: string): Promise<void> {
   const m = lm.manifest;
   const scripts: { label: string; body: string }[] = m.postprocess.map((body, i) => ({ label: `postprocess[${i}]`, body }));
   if (m.postprocessScript) scripts.push({ label: 'postprocess-script', body: fs.readFileSync(m.postprocessScript.path, 'utf8') });
@@ -369,7 +466,7 @@ async function runPostprocess(root: string, lm: LoadedManifest, log: (l: string)
     const p = `/.ingot-postprocess-${randomBytes(4).toString('hex')}`;
     fs.writeFileSync(path.join(root, p), s.body.startsWith('#!') ? s.body : `#!/bin/sh\nset -e\n${s.body}`, { mode: 0o700 });
     try {
-      const r = await runInSandbox(root, [p]);
+      const r = await view.run((sandboxRoot) => runInSandbox(sandboxRoot, [p]));
       if (r.status !== 0) throw scriptFailed('manifest', s.label, r.status, r.output);
     } finally {
       rmQuiet(path.join(root, p));
@@ -405,5 +502,14 @@ function cleanForReproducibility(root: string): void {
   }
   // machine-id: empty, so systemd generates one on first boot.
   const mid = path.join(root, 'etc/machine-id');
-  if (fs.existsSync(mid)) fs.writeFileSync(mid, '');
+  const st = fs.existsSync(mid) ? fs.lstatSync(mid) : null;
+  if (st?.isFile()) {
+    // A new file with the old one's owner and mode, never a write through a link into the package cache.
+    rmQuiet(mid);
+    fs.writeFileSync(mid, '', { mode: st.mode & 0o7777 });
+    fs.chmodSync(mid, st.mode & 0o7777);
+    fs.chownSync(mid, st.uid, st.gid);
+  } else if (st) {
+    fs.writeFileSync(mid, '');
+  }
 }

@@ -81,6 +81,8 @@ export function runInSandbox(root: string, argv: string[], opts: SandboxOptions 
       const text = out.subarray(Math.max(0, out.length - tail)).toString('utf8');
       resolve({ status: code ?? 128, signal, output: text });
     });
+    // EPIPE when the program exited without reading its input: its status tells what happened.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -162,7 +162,8 @@ before(() => {
   makeDeb(pool, {
     control: { Package: 'greeter', 'Pre-Depends': 'busybox-sh' },
     files: { 'usr/share/greeter/README': 'greeter\n' },
-    scripts: { preinst: '#!/bin/sh\nset -e\necho "preinst $1" > /usr/share/greeter/preinst-ran\n' },
+    // dpkg runs a preinst before it unpacks the package: its files are not there yet.
+    scripts: { preinst: '#!/bin/sh\nset -e\nif [ -e /usr/share/greeter/README ]; then w=after; else w=before; fi\necho "preinst $1, $w the unpack" > /usr/lib/greeter-preinst-ran\n' },
   });
   // Bad ones.
   makeDeb(pool, { control: { Package: 'loner', Conflicts: 'hello' }, files: { 'usr/share/loner': 'x\n' } });
@@ -214,8 +215,10 @@ test('the starting point: a fixture-only tree without dpkg composes; its databas
   assert.ok(!fs.existsSync(path.join(co, 'usr/bin/dpkg')), 'no dpkg in this tree');
   const w = runOk('dpkg-query', ['--admindir', path.join(co, 'usr/lib/sysimage/dpkg'), '-W', '-f', '${Package} ${Version} ${Status}\n']);
   assert.deepEqual(w.trim().split('\n').sort(), ['busybox-sh 1.0 install ok installed', 'greeter 1.0 install ok installed', 'hello 1.0 install ok installed', 'libhello 1.0 install ok installed']);
-  // The preinst ran (with the busybox shell of busybox-sh, ordered first by Pre-Depends).
-  assert.equal(fs.readFileSync(path.join(co, 'usr/share/greeter/preinst-ran'), 'utf8'), 'preinst install\n');
+  // The preinst ran (with the busybox shell of busybox-sh, ordered first by Pre-Depends and
+  // unpacked first as part of the essential set), before greeter itself was unpacked.
+  assert.equal(fs.readFileSync(path.join(co, 'usr/lib/greeter-preinst-ran'), 'utf8'), 'preinst install, before the unpack\n');
+  assert.equal(fs.readFileSync(path.join(co, 'usr/share/greeter/README'), 'utf8'), 'greeter\n');
   assert.equal(fs.readFileSync(path.join(co, 'usr/etc/hello.conf'), 'utf8'), 'greeting=hello\n');
   assert.ok(!fs.existsSync(path.join(co, 'usr/sbin/policy-rc.d')), 'the temporary policy-rc.d is gone');
   const fsck = ostree(repo, ['fsck']);

@@ -36,7 +36,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IngotError, ioError } from '../../core/errors.js';
-import { normalizeMemberName, readTar } from '../../codecs/archive/tar.js';
+import { normalizeMemberName, readTar, type TarEntry } from '../../codecs/archive/tar.js';
 import { formatRelations, parseDeb822, parseDebControl, parseRelations, type ControlField, type DebRelationClause } from '../../codecs/deb/control.js';
 import { readDebMembers } from '../../codecs/deb/deb.js';
 import { decompress } from '../../codecs/deb/decompress.js';
@@ -75,6 +75,8 @@ export interface DpkgDbOptions {
   adminDir?: string;
   /** Set every written file's and directory's mtime to this (seconds), e.g. SOURCE_DATE_EPOCH. */
   mtime?: number;
+  /** fsync every file and directory written (default true; a build root that is committed later needs none). */
+  fsync?: boolean;
 }
 
 export interface DpkgDbResult {
@@ -506,14 +508,14 @@ export function writeDpkgDb(root: string, packages: readonly DpkgDbPackage[], op
         fs.writeSync(fd, f.data);
         fs.fchmodSync(fd, f.mode);
         if (opts.mtime !== undefined) fs.futimesSync(fd, opts.mtime, opts.mtime);
-        fs.fsyncSync(fd);
+        if (opts.fsync !== false) fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
       }
     }
     for (const d of dirs.reverse()) {
       if (opts.mtime !== undefined) fs.utimesSync(d, opts.mtime, opts.mtime);
-      fsyncPath(d);
+      if (opts.fsync !== false) fsyncPath(d);
     }
     let old: string | undefined;
     if (fs.existsSync(target)) {
@@ -521,7 +523,7 @@ export function writeDpkgDb(root: string, packages: readonly DpkgDbPackage[], op
       fs.renameSync(target, old);
     }
     fs.renameSync(tmp, target);
-    fsyncPath(parent);
+    if (opts.fsync !== false) fsyncPath(parent);
     if (old) fs.rmSync(old, { recursive: true, force: true });
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -532,6 +534,77 @@ export function writeDpkgDb(root: string, packages: readonly DpkgDbPackage[], op
 
 // ---------------------------------------------------------------------------------------------
 // Reading a .deb for the database
+
+/** Reads a .deb's control archive (already decompressed into tar entries): `control` and every other member verbatim. */
+export async function readDpkgControl(tar: AsyncIterable<TarEntry>, label: string, mlabel: string): Promise<{ control: Uint8Array; controlFiles: DpkgControlFile[] }> {
+  let control: Uint8Array | undefined;
+  const controlFiles: DpkgControlFile[] = [];
+  for await (const e of tar) {
+    const n = normalizeMemberName(e.name);
+    if (!n.ok) throw new IngotError('ARCHIVE_PATH_UNSAFE', `${mlabel}: member '${e.name}': ${n.reason}`, { hint: 'the package is malformed or hostile; do not install it', data: { member: e.name, offset: e.offset } });
+    if (e.type === 'dir' && n.path === '') continue;
+    if (e.type !== 'file') {
+      if (e.type === 'dir') throw pkgdbError(label, `package control info contained directory '${n.path}'`, { member: n.path });
+      for await (const _ of e.body) void _;
+      continue;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of e.body) chunks.push(Buffer.from(c));
+    const data = Buffer.concat(chunks);
+    if (n.path === 'control') control = data;
+    else controlFiles.push({ name: n.path, data, mode: e.mode });
+  }
+  if (!control) throw new IngotError('DEB_INVALID', `${mlabel}: no 'control' file in the control archive`, { hint: 'the package is malformed', data: { member: 'control' } });
+  return { control, controlFiles };
+}
+
+/**
+ * Records what the dpkg database needs from a data archive while its entries stream past
+ * (to an extraction, or to nothing): every member's tree path in archive order and the MD5 of
+ * every regular file (hard links get their target's). `track` wraps the entry stream; the
+ * digests are complete once the stream is consumed.
+ */
+export class DpkgDataRecorder {
+  readonly files: string[] = [];
+  readonly md5 = new Map<string, string>();
+
+  async *track(entries: AsyncIterable<TarEntry>): AsyncGenerator<TarEntry> {
+    for await (const e of entries) {
+      const n = normalizeMemberName(e.name);
+      // A bad name is the consumer's to refuse (it names the member and its offset).
+      if (!n.ok) {
+        yield e;
+        continue;
+      }
+      const p = n.path === '' ? '/.' : `/${n.path}`;
+      this.files.push(p);
+      if (e.type === 'file') {
+        const h = createHash('md5');
+        const body = e.body;
+        const md5 = this.md5;
+        let done = false;
+        const wrapped = (async function* (): AsyncGenerator<Uint8Array> {
+          for await (const c of body) {
+            h.update(c);
+            yield c;
+          }
+          done = true;
+          md5.set(p, h.digest('hex'));
+        })();
+        yield { ...e, body: wrapped };
+        // The consumer may have skipped the body: drain it so the digest is complete.
+        if (!done) for await (const _ of wrapped) void _;
+      } else {
+        if (e.type === 'hardlink' && e.linkname !== undefined) {
+          const t = normalizeMemberName(e.linkname);
+          const sum = t.ok ? this.md5.get(`/${t.path}`) : undefined;
+          if (sum) this.md5.set(p, sum);
+        }
+        yield e;
+      }
+    }
+  }
+}
 
 /**
  * What writeDpkgDb needs from a .deb: its control members verbatim, the data archive's member
@@ -556,56 +629,25 @@ export async function readDpkgDbPackage(debPath: string): Promise<DpkgDbPackage>
   };
   const members = readDebMembers(guarded(), { label });
   try {
-    let control: Uint8Array | undefined;
-    const controlFiles: DpkgControlFile[] = [];
-    const files: string[] = [];
-    const md5 = new Map<string, string>();
+    let ctl: { control: Uint8Array; controlFiles: DpkgControlFile[] } | undefined;
+    const rec = new DpkgDataRecorder();
     let sawData = false;
     for await (const m of members) {
       const mlabel = `${label}: ${m.member.name}`;
       const tar = readTar(decompress(m.body, m.member.compression, { label: mlabel, ...(m.member.kind === 'control' ? { maxOutput: 256 * 1024 * 1024 } : {}) }), { label: mlabel });
       if (m.member.kind === 'control') {
-        for await (const e of tar) {
-          const n = normalizeMemberName(e.name);
-          if (!n.ok) throw new IngotError('ARCHIVE_PATH_UNSAFE', `${mlabel}: member '${e.name}': ${n.reason}`, { hint: 'the package is malformed or hostile; do not install it', data: { member: e.name, offset: e.offset } });
-          if (e.type === 'dir' && n.path === '') continue;
-          if (e.type !== 'file') {
-            if (e.type === 'dir') throw pkgdbError(label, `package control info contained directory '${n.path}'`, { member: n.path });
-            for await (const _ of e.body) void _;
-            continue;
-          }
-          const chunks: Buffer[] = [];
-          for await (const c of e.body) chunks.push(Buffer.from(c));
-          const data = Buffer.concat(chunks);
-          if (n.path === 'control') control = data;
-          else controlFiles.push({ name: n.path, data, mode: e.mode });
-        }
-        if (!control) throw new IngotError('DEB_INVALID', `${mlabel}: no 'control' file in the control archive`, { hint: 'the package is malformed', data: { member: 'control' } });
+        ctl = await readDpkgControl(tar, label, mlabel);
         continue;
       }
       sawData = true;
-      for await (const e of tar) {
+      for await (const e of rec.track(tar)) {
         const n = normalizeMemberName(e.name);
         if (!n.ok) throw new IngotError('ARCHIVE_PATH_UNSAFE', `${mlabel}: member '${e.name}': ${n.reason}`, { hint: 'the package is malformed or hostile; do not install it', data: { member: e.name, offset: e.offset } });
-        const p = n.path === '' ? '/.' : `/${n.path}`;
-        files.push(p);
-        if (e.type === 'file') {
-          const h = createHash('md5');
-          for await (const c of e.body) h.update(c);
-          md5.set(p, h.digest('hex'));
-        } else {
-          for await (const _ of e.body) void _;
-          if (e.type === 'hardlink' && e.linkname !== undefined) {
-            const t = normalizeMemberName(e.linkname);
-            const target = t.ok ? `/${t.path}` : undefined;
-            const sum = target !== undefined ? md5.get(target) : undefined;
-            if (sum) md5.set(p, sum);
-          }
-        }
+        for await (const _ of e.body) void _;
       }
     }
-    if (!control || !sawData) throw new IngotError('DEB_INVALID', `${label}: has no 'data.tar' member`, { hint: 'the package is malformed', data: { path: label } });
-    return { control, controlFiles, files, md5, label };
+    if (!ctl || !sawData) throw new IngotError('DEB_INVALID', `${label}: has no 'data.tar' member`, { hint: 'the package is malformed', data: { path: label } });
+    return { control: ctl.control, controlFiles: ctl.controlFiles, files: rec.files, md5: rec.md5, label };
   } finally {
     await members.return(undefined);
     stream.destroy();

@@ -1,6 +1,7 @@
 /**
  * `ingot compose tree MANIFEST --repo DIR`: compose the manifest's packages into a commit on
- * its ref. Exit status 0 both when a commit was made and when the inputs were unchanged (then
+ * its ref. Debian packages are unpacked once into the package tree cache under --cachedir
+ * (src/compose/pkgcache.ts) and linked into the build root from there. Exit status 0 both when a commit was made and when the inputs were unchanged (then
  * no commit is made and the output says so; `--json` has `"unchanged": true`).
  */
 import type { Command } from 'commander';
@@ -22,7 +23,7 @@ export function register(compose: Command): void {
     .description('compose a manifest into an OSTree commit on its ref')
     .argument('<manifest>', 'YAML or JSON compose manifest')
     .option('--repo <dir>', 'the OSTree repository to commit into (default: $INGOT_REPO)')
-    .option('--cachedir <dir>', 'cache for verified indexes and packages (default: $INGOT_CACHE_DIR or ~/.cache/ingot)')
+    .option('--cachedir <dir>', 'cache for verified indexes, packages and their unpacked trees (default: $INGOT_CACHE_DIR or ~/.cache/ingot)')
     .option('--lockfile <file>', 'compose exactly the package set of this lockfile')
     .option('--force', 'commit even when the inputs equal those of the ref\'s current commit')
     .option('--keep-root', 'keep the build root (for debugging)')
@@ -44,7 +45,9 @@ export function register(compose: Command): void {
           text: (d) =>
             d.unchanged
               ? `${d.commit}\nunchanged: ${d.ref} already holds a commit of the same inputs (no commit made; --force to commit anyway)`
-              : `${d.commit}\n${d.ref}${d.version ? ` ${d.version}` : ''}: ${d.packages} packages (${humanBytes(d.downloadSize)}), composed in ${d.seconds.toFixed(1)} s`,
+              : `${d.commit}\n${d.ref}${d.version ? ` ${d.version}` : ''}: ${d.packages} packages (${humanBytes(d.downloadSize)}), composed in ${d.seconds.toFixed(1)} s${
+                  d.packageCache ? `; ${d.packageCache.imported} unpacked into the package cache, ${d.packageCache.cached} taken from it` : ''
+                }`,
         };
       }),
     );
