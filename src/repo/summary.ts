@@ -14,6 +14,8 @@ import { variant, type GValue, type VarDict } from '../codecs/gvariant/value.js'
 import { bswap64 } from '../codecs/ostree/objects.js';
 import { atomicWrite, readFileOrNull, rmQuiet } from '../platform/fs.js';
 import { modeConfigString, type Repo } from './repo.js';
+import { listStaticDeltas, reindexStaticDeltas, staticDeltasDict, SUMMARY_STATIC_DELTAS } from './delta-index.js';
+import { signSummary, type SecretKey } from './sign.js';
 
 export const SUMMARY_TYPE = '(a(s(taya{sv}))a{sv})';
 
@@ -34,8 +36,18 @@ function strcmp(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-export async function updateSummary(repo: Repo, now = Math.floor(Date.now() / 1000)): Promise<SummaryView> {
+export interface UpdateSummaryOptions {
+  /** Sign the new summary with these keys (writes summary.sig). */
+  signKeys?: SecretKey[];
+}
+
+/**
+ * Regenerates `summary` (and the static-delta indexes, as `ostree summary -u` does). The old
+ * `summary.sig` no longer matches and is removed; with `signKeys` a new one is written.
+ */
+export async function updateSummary(repo: Repo, now = Math.floor(Date.now() / 1000), opts: UpdateSummaryOptions = {}): Promise<SummaryView> {
   return repo.withLock('shared', () => {
+    reindexStaticDeltas(repo);
     const refs = [...repo.listRefs()].filter(([n]) => !n.includes(':')).sort(([a], [b]) => strcmp(a, b));
     const entries: GValue[] = [];
     for (const [name, c] of refs) {
@@ -54,11 +66,16 @@ export async function updateSummary(repo: Repo, now = Math.floor(Date.now() / 10
     extra.push(['ostree.summary.last-modified', variant('t', bswap64(BigInt(now)))]);
     extra.push(['ostree.summary.tombstone-commits', variant('b', repo.config.getBool('core', 'tombstone-commits', false))]);
     extra.push(['ostree.summary.indexed-deltas', variant('b', true)]);
+    const deltas = listStaticDeltas(repo);
+    if (deltas.length > 0 && !repo.config.getBool('core', 'no-deltas-in-summary', false)) {
+      extra.push([SUMMARY_STATIC_DELTAS, variant('a{sv}', staticDeltasDict(repo, deltas) as unknown as GValue)]);
+    }
     const cid = repo.config.get('core', 'collection-id');
     if (cid) extra.push(['ostree.summary.collection-id', variant('s', cid)]);
     const bytes = serialize(SUMMARY_TYPE, [entries, extra as GValue]);
     rmQuiet(path.join(repo.path, 'summary.sig'));
     atomicWrite(path.join(repo.path, 'summary'), bytes, { tmpDir: repo.tmpDir() });
+    if (opts.signKeys && opts.signKeys.length > 0) signSummary(repo, opts.signKeys);
     return decodeSummary(bytes);
   });
 }

@@ -1,0 +1,733 @@
+/**
+ * Where a pull puts what it fetched: a staging directory that survives the pull's death, and
+ * the sinks that turn fetched `.filez` streams into content objects of the target repository's
+ * mode while verifying them.
+ *
+ * Contract:
+ * - One staging directory per target commit, `tmp/ingot-pull-COMMIT/`, locked (OFD lock on its
+ *   `.lock`) for the life of the pull. A staged object is `CHECKSUM.EXT` in it; it gets that
+ *   name (by rename) only once it is complete and verified, so a killed pull leaves only whole
+ *   objects and `.part` files. `repo.Transaction` stagings are not used because a new
+ *   transaction removes the staging of a dead process, which would make every resume start over.
+ * - A later pull of the same commit reuses the directory (the resume): each object found there
+ *   is verified again before it counts (after a power loss a staged file may be empty), then
+ *   nothing is fetched twice. Stagings of other commits whose pull is gone are a source too:
+ *   their objects are verified and moved over when the walk needs them.
+ * - `publish` runs after a syncfs: content, dirmeta, dirtree, then the detached metadata and
+ *   the commit, each renamed into objects/ without replacing.
+ * - Content: the `.filez` header is parsed, the deflate stream inflated and the checksum
+ *   computed over the uncompressed header and data while the body streams. Archive targets keep
+ *   the received bytes verbatim (what ostree does); bare-user and bare get a file with the
+ *   data and the metadata set as `repo/store-file.ts` does for commits.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { createHash, type Hash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { IngotError, errnoCode, ioError } from '../core/errors.js';
+import type { ErrorCode } from '../core/codes.js';
+import type { Checksum } from '../core/checksum.js';
+import {
+  decodeFilezHeader,
+  decodeUserMeta,
+  encodeFileHeader,
+  encodeUserMeta,
+  sha256,
+  S_IFLNK,
+  S_IFMT,
+  type FilezHeader,
+  type FileHeader,
+} from '../codecs/ostree/objects.js';
+import { FileLock } from '../platform/lock.js';
+import { sys, RENAME_NOREPLACE } from '../platform/sys.js';
+import { mkdirp, rmQuiet } from '../platform/fs.js';
+import { failpoint } from '../platform/failpoint.js';
+import { stagedObjectPath, type Repo, type RepoMode } from '../repo/repo.js';
+import { bareUserFileMode } from '../repo/store-file.js';
+import { readXattrs } from '../repo/content.js';
+import type { StreamSink } from './fetcher.js';
+
+export type StagedExt = 'commit' | 'commitmeta' | 'dirtree' | 'dirmeta' | 'file' | 'filez';
+
+const PREFIX = 'ingot-pull-';
+
+/**
+ * A pull stages its objects flat, `STAGING/CHECKSUM.EXT`: 256 prefix directories would cost a
+ * mkdir and an rmdir each per pull. The static-delta applier writes `STAGING/XX/CHECKSUM.EXT`
+ * (a Transaction's layout); `adopt` moves those to the flat name.
+ */
+function flatPath(dir: string, checksum: string, ext: string): string {
+  return `${dir}/${checksum}.${ext}`;
+}
+
+function corrupt(url: string, checksum: string, why: string, cause?: unknown): IngotError {
+  return new IngotError('PULL_OBJECT_CORRUPT', `${url}: object ${checksum} is corrupt: ${why}`, {
+    hint: 'the server holds a damaged copy (or something between altered it); run fsck on the server repository',
+    cause,
+    data: { url, checksum },
+  });
+}
+
+function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+}
+
+export class PullStaging {
+  readonly dir: string;
+  /** The directory existed: a previous pull of this commit stopped half-way. */
+  readonly reused: boolean;
+  private readonly lock: FileLock;
+  /** Staged objects verified in this run (or written by it). */
+  private readonly trusted = new Set<string>();
+  /** Dead stagings of other commits, locked (searched when the walk needs an object). */
+  private others: { dir: string; lock: FileLock }[] = [];
+
+  private constructor(
+    readonly repo: Repo,
+    readonly commit: Checksum,
+    dir: string,
+    reused: boolean,
+    lock: FileLock,
+  ) {
+    this.dir = dir;
+    this.reused = reused;
+    this.lock = lock;
+  }
+
+  static exists(repo: Repo, commit: string): boolean {
+    return fs.existsSync(path.join(repo.tmpDir(), PREFIX + commit));
+  }
+
+  /**
+   * A metadata object that an earlier, interrupted pull of `commit` staged, if it is intact
+   * (used before the staging is opened, e.g. for the commit object itself).
+   */
+  static peekMetadata(repo: Repo, commit: string, checksum: string, ext: 'commit' | 'commitmeta'): Buffer | null {
+    const p = flatPath(path.join(repo.tmpDir(), PREFIX + commit), checksum, ext);
+    let b: Buffer;
+    try {
+      b = fs.readFileSync(p);
+    } catch {
+      return null;
+    }
+    return ext === 'commitmeta' || sha256(b) === checksum ? b : null;
+  }
+
+  static open(repo: Repo, commit: Checksum): PullStaging {
+    const dir = path.join(repo.tmpDir(), PREFIX + commit);
+    const reused = fs.existsSync(dir);
+    mkdirp(dir, 0o700);
+    const lock = FileLock.open(path.join(dir, '.lock'));
+    if (!lock.tryAcquire('exclusive')) {
+      lock.release();
+      throw new IngotError('LOCK_BUSY', `another pull of commit ${commit} is running in ${repo.path}`, {
+        hint: 'wait for it to finish',
+        data: { commit },
+      });
+    }
+    const s = new PullStaging(repo, commit, dir, reused, lock);
+    s.others = s.deadStagings();
+    return s;
+  }
+
+  /**
+   * Other commits' pull stagings whose pull is gone (their lock is free). Their locks are taken
+   * and held until `close`, so that no pull revives one while objects move out of it.
+   */
+  private deadStagings(): { dir: string; lock: FileLock }[] {
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(this.repo.tmpDir());
+    } catch {
+      return [];
+    }
+    const out: { dir: string; lock: FileLock }[] = [];
+    for (const n of names) {
+      if (!n.startsWith(PREFIX) || n === PREFIX + this.commit) continue;
+      const d = path.join(this.repo.tmpDir(), n);
+      let l: FileLock;
+      try {
+        l = FileLock.open(path.join(d, '.lock'));
+      } catch {
+        continue;
+      }
+      if (l.tryAcquire('exclusive')) out.push({ dir: d, lock: l });
+      else l.release();
+    }
+    return out;
+  }
+
+  /** Creates every prefix subdirectory (the static-delta applier writes into them). */
+  ensureAllDirs(): void {
+    for (let i = 0; i < 256; i++) {
+      const sub = path.join(this.dir, i.toString(16).padStart(2, '0'));
+      try {
+        fs.mkdirSync(sub, { mode: 0o700 });
+      } catch (e) {
+        if (errnoCode(e) !== 'EEXIST') throw ioError(e, 'cannot create directory', sub);
+      }
+    }
+  }
+
+  path(checksum: string, ext: StagedExt): string {
+    return flatPath(this.dir, checksum, ext);
+  }
+
+  /**
+   * The staged path of object `checksum`. Writers use `PATH.part` and rename when the object
+   * is whole and verified; a `.part` left by a killed pull is replaced by the next writer, and
+   * never published.
+   */
+  target(checksum: string, ext: StagedExt): string {
+    return this.path(checksum, ext);
+  }
+
+  /**
+   * Takes over an object another writer of this run staged and verified in the prefix layout
+   * (static-delta parts), or that is already staged. False when there is none.
+   */
+  adopt(checksum: string, ext: StagedExt): boolean {
+    const p = this.path(checksum, ext);
+    const q = stagedObjectPath(this.dir, checksum, ext);
+    try {
+      fs.renameSync(q, p);
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') throw ioError(e, 'cannot stage object', p);
+      if (!fs.existsSync(p)) return false;
+    }
+    this.trusted.add(`${checksum}.${ext}`);
+    return true;
+  }
+
+  /** Records an object written to `target()` by this run. */
+  written(checksum: string, ext: StagedExt): void {
+    failpoint('pull-stage-object');
+    this.trusted.add(`${checksum}.${ext}`);
+  }
+
+  /**
+   * Whether `checksum.ext` is staged and valid. Objects found in a reused or another dead
+   * staging are verified first (`verify` returns false for a bad one, which is then removed).
+   */
+  has(checksum: string, ext: StagedExt, verify: (p: string) => boolean): boolean {
+    const key = `${checksum}.${ext}`;
+    if (this.trusted.has(key)) return true;
+    if (!this.reused && this.others.length === 0) return false;
+    const p = this.path(checksum, ext);
+    if (this.reused && fs.existsSync(p)) {
+      if (verify(p)) {
+        this.trusted.add(key);
+        return true;
+      }
+      rmQuiet(p);
+    }
+    for (const { dir: d } of this.others) {
+      const q = flatPath(d, checksum, ext);
+      if (!fs.existsSync(q)) continue;
+      if (!verify(q)) {
+        rmQuiet(q);
+        continue;
+      }
+      try {
+        sys().rename2(q, this.target(checksum, ext), RENAME_NOREPLACE);
+      } catch (e) {
+        if (errnoCode(e) !== 'EEXIST') continue;
+      }
+      this.trusted.add(key);
+      return true;
+    }
+    return false;
+  }
+
+  /** Stages small bytes (metadata) already verified by the caller. */
+  stageBytes(checksum: string, ext: StagedExt, data: Uint8Array): void {
+    const p = this.target(checksum, ext);
+    try {
+      writeNew(p, data, 0o644);
+    } catch (e) {
+      throw ioError(e, 'cannot write', p);
+    }
+    this.written(checksum, ext);
+  }
+
+  /** `stageBytes` on a worker thread (the main thread keeps serving the connections). */
+  async stageBytesOn(workers: StoreWorkers | null, checksum: string, ext: StagedExt, data: Uint8Array): Promise<void> {
+    if (!workers) return this.stageBytes(checksum, ext, data);
+    await workers.writeBytes(data, this.target(checksum, ext));
+    this.written(checksum, ext);
+  }
+
+  /**
+   * Moves every staged object into objects/ (content, dirmeta, dirtree, commitmeta, commit).
+   * The caller flushed the file system first. Returns how many objects were new.
+   */
+  publish(): number {
+    const order: Record<string, number> = { file: 0, filez: 0, dirmeta: 1, dirtree: 2, commitmeta: 3, commit: 4 };
+    const items: { src: string; checksum: string; ext: string; order: number }[] = [];
+    for (const name of fs.readdirSync(this.dir)) {
+      if (name.indexOf('.') !== 64) continue;
+      const ext = name.slice(65);
+      const o = order[ext];
+      if (o === undefined) continue;
+      items.push({ src: path.join(this.dir, name), checksum: name.slice(0, 64), ext, order: o });
+    }
+    items.sort((a, b) => a.order - b.order);
+    let moved = 0;
+    const made = new Set<string>();
+    for (const it of items) {
+      const pre = it.checksum.slice(0, 2);
+      const destDir = path.join(this.repo.path, 'objects', pre);
+      if (!made.has(pre)) {
+        mkdirp(destDir);
+        made.add(pre);
+      }
+      const dest = path.join(destDir, `${it.checksum.slice(2)}.${it.ext}`);
+      failpoint('pull-publish-object');
+      if (it.ext === 'commitmeta') {
+        // Detached metadata may change on the server (a signature added): replace.
+        try {
+          fs.renameSync(it.src, dest);
+          moved++;
+        } catch (e) {
+          throw ioError(e, 'cannot store object', dest);
+        }
+        continue;
+      }
+      try {
+        sys().rename2(it.src, dest, RENAME_NOREPLACE);
+        moved++;
+      } catch (e) {
+        if (errnoCode(e) !== 'EEXIST') throw ioError(e, 'cannot store object', dest);
+      }
+    }
+    return moved;
+  }
+
+  /** Releases the staging lock; `remove` also deletes it (and the dead stagings it drew from). */
+  close(remove: boolean): void {
+    if (remove) rmQuiet(this.dir);
+    for (const o of this.others) {
+      if (remove) rmQuiet(o.dir);
+      o.lock.release();
+    }
+    this.others = [];
+    this.lock.release();
+  }
+}
+
+/** Writes `p` with `data` through a temporary name (a staged name always holds a whole object). */
+export function writeNew(p: string, data: Uint8Array, mode: number): void {
+  const part = `${p}.part`;
+  const fd = openExclusive(part);
+  try {
+    writeAll(fd, data);
+    fs.fchmodSync(fd, mode);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(part, p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// content
+
+/** Compressed bodies up to this size are inflated in one call (in a worker); larger ones stream. */
+const WHOLE_LIMIT = 8 * 1024 * 1024;
+/** Whole-body inflation is for files up to this size; larger (sparse) files stream. */
+const WHOLE_DATA_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * Verifies a whole `.filez` body as content object `checksum` and writes it to `dest` in
+ * `mode`. Synchronous: runs in a pull worker thread (or inline). Returns the stored size.
+ */
+export function storeWholeFilez(mode: RepoMode, checksum: string, url: string, filez: Buffer, dest: string): number {
+  let h: FilezHeader;
+  try {
+    h = decodeFilezHeader(filez, `file object ${checksum}`);
+  } catch (e) {
+    throw corrupt(url, checksum, (e as Error).message, e);
+  }
+  const compressed = filez.subarray(h.headerLength);
+  const isLink = (h.mode & S_IFMT) === S_IFLNK;
+  let data: Buffer;
+  if (isLink || (h.size === 0n && compressed.length === 0)) {
+    if (h.size !== 0n) throw corrupt(url, checksum, `symlink header declares ${h.size} data bytes`);
+    data = Buffer.alloc(0);
+  } else {
+    try {
+      data = sys().inflateRaw(compressed, Number(h.size));
+    } catch (e) {
+      throw corrupt(url, checksum, `compressed data does not inflate to the declared ${h.size} bytes`, e);
+    }
+  }
+  const got = createHash('sha256').update(encodeFileHeader(h)).update(data).digest('hex');
+  if (got !== checksum) throw corrupt(url, checksum, `content checksum is ${got}`);
+  // Written under a temporary name and renamed: a staged name always holds a whole object.
+  const part = `${dest}.part`;
+  try {
+    if (mode === 'bare' && isLink) {
+      writeBareSymlink(part, h);
+      fs.renameSync(part, dest);
+      return 0;
+    }
+    const body = mode === 'archive' ? filez : isLink ? Buffer.concat([Buffer.from(h.symlinkTarget, 'utf8'), Buffer.from([0])]) : data;
+    const fd = openExclusive(part);
+    try {
+      writeAll(fd, body);
+      finishContentFd(mode, fd, h);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(part, dest);
+    return body.length;
+  } catch (e) {
+    rmQuiet(part);
+    throw ioError(e, 'cannot write object', dest);
+  }
+}
+
+/** Creates `p` exclusively, replacing a stale file of a killed run. */
+function openExclusive(p: string): number {
+  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
+  try {
+    return fs.openSync(p, flags, 0o600);
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
+    fs.rmSync(p, { force: true });
+    return fs.openSync(p, flags, 0o600);
+  }
+}
+
+/** Runs `storeWholeFilez` on worker threads so that the main thread keeps serving sockets. */
+export class StoreWorkers {
+  private workers: Worker[] = [];
+  private next = 0;
+  private seq = 1;
+  private readonly pending = new Map<number, { resolve: (n: number) => void; reject: (e: unknown) => void }>();
+  private failed: unknown = null;
+
+  constructor(threads: number) {
+    const url = new URL('./pull-worker.js', import.meta.url);
+    for (let i = 0; i < threads; i++) {
+      const w = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 } });
+      w.on('message', (m: { id: number; stored?: number; error?: { code: string; message: string; hint?: string; data?: Record<string, unknown> } }) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (m.error) p.reject(new IngotError(m.error.code as ErrorCode, m.error.message, { hint: m.error.hint, data: m.error.data }));
+        else p.resolve(m.stored ?? 0);
+      });
+      w.on('error', (e) => {
+        this.failed = e;
+        for (const p of this.pending.values()) p.reject(e);
+        this.pending.clear();
+      });
+      this.workers.push(w);
+    }
+  }
+
+  store(mode: RepoMode, checksum: string, url: string, filez: Uint8Array, dest: string): Promise<number> {
+    return this.post({ op: 'filez', mode, checksum, url, filez, dest }, filez);
+  }
+
+  /** Writes verified metadata bytes to `dest` (through `dest.part`). */
+  writeBytes(data: Uint8Array, dest: string): Promise<number> {
+    const copy = new Uint8Array(data.length);
+    copy.set(data);
+    return this.post({ op: 'bytes', filez: copy, dest }, copy);
+  }
+
+  private post(job: Record<string, unknown>, transfer: Uint8Array): Promise<number> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.seq++;
+    const w = this.workers[this.next++ % this.workers.length]!;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.postMessage({ id, ...job }, [transfer.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
+  }
+}
+
+/**
+ * Receives one `.filez` body and stages the content object in the repository's mode.
+ * Throws PULL_OBJECT_CORRUPT (from write or end) when the bytes are not that object.
+ */
+export class ContentSink implements StreamSink {
+  readonly resumable = true;
+  private received = 0;
+  private chunks: Buffer[] = [];
+  private header: FilezHeader | null = null;
+  // streaming state (large objects)
+  private inflate: zlib.InflateRaw | null = null;
+  private hash: Hash | null = null;
+  private dataSeen = 0n;
+  private dest: string | null = null;
+  private fd = -1;
+  private inflateErr: Error | null = null;
+  /** Bytes of the stored object. */
+  storedSize = 0;
+
+  constructor(
+    private readonly staging: PullStaging,
+    private readonly mode: RepoMode,
+    readonly checksum: Checksum,
+    private readonly url: string,
+    private readonly workers: StoreWorkers | null,
+  ) {}
+
+  get offset(): number {
+    return this.received;
+  }
+
+  private get ext(): StagedExt {
+    return this.mode === 'archive' ? 'filez' : 'file';
+  }
+
+  reset(): void {
+    this.closeFd(true);
+    this.received = 0;
+    this.chunks = [];
+    this.header = null;
+    this.inflate?.destroy();
+    this.inflate = null;
+    this.hash = null;
+    this.dataSeen = 0n;
+    this.inflateErr = null;
+  }
+
+  write(chunk: Buffer): void | Promise<void> {
+    this.received += chunk.length;
+    if (this.inflate) return this.feed(chunk);
+    this.chunks.push(chunk);
+    if (this.received > WHOLE_LIMIT) return this.startStreaming();
+    return;
+  }
+
+  async end(): Promise<void> {
+    if (this.inflate) return this.endStreaming();
+    // Whole body: copied into its own ArrayBuffer, handed to a worker (transferred).
+    const filez = new Uint8Array(this.received);
+    let off = 0;
+    for (const c of this.chunks) {
+      filez.set(c, off);
+      off += c.length;
+    }
+    this.chunks = [];
+    if (filez.length >= 16) {
+      const hlen = 8 + Buffer.from(filez.buffer, 0, 4).readUInt32BE(0);
+      if (hlen <= filez.length && filez.length - hlen < WHOLE_LIMIT) {
+        const size = Buffer.from(filez.buffer, 8, 8).readBigUInt64BE(0);
+        if (size > BigInt(WHOLE_DATA_LIMIT)) {
+          this.chunks = [Buffer.from(filez.buffer)];
+          await this.startStreaming();
+          return this.endStreaming();
+        }
+      }
+    }
+    const dest = this.staging.target(this.checksum, this.ext);
+    if (this.workers) this.storedSize = await this.workers.store(this.mode, this.checksum, this.url, filez, dest);
+    else this.storedSize = storeWholeFilez(this.mode, this.checksum, this.url, Buffer.from(filez.buffer), dest);
+    this.staging.written(this.checksum, this.ext);
+  }
+
+  // -- large objects: inflate as the body streams ----------------------------------------------
+
+  private startStreaming(): Promise<void> {
+    const all = Buffer.concat(this.chunks);
+    this.chunks = [];
+    if (all.length < 8) throw corrupt(this.url, this.checksum, 'truncated header');
+    const need = 8 + all.readUInt32BE(0);
+    if (need > all.length) throw corrupt(this.url, this.checksum, `header length ${need} is too large`);
+    let h: FilezHeader;
+    try {
+      h = decodeFilezHeader(all, `file object ${this.checksum}`);
+    } catch (e) {
+      throw corrupt(this.url, this.checksum, (e as Error).message, e);
+    }
+    if ((h.mode & S_IFMT) === S_IFLNK) throw corrupt(this.url, this.checksum, 'symlink object with a large body');
+    this.header = h;
+    this.hash = createHash('sha256').update(encodeFileHeader(h));
+    this.dest = this.staging.target(this.checksum, this.ext);
+    try {
+      this.fd = openExclusive(`${this.dest}.part`);
+    } catch (e) {
+      throw ioError(e, 'cannot write', `${this.dest}.part`);
+    }
+    const inf = zlib.createInflateRaw({ chunkSize: 256 * 1024 });
+    this.inflate = inf;
+    inf.on('data', (d: Buffer) => {
+      this.dataSeen += BigInt(d.length);
+      if (this.dataSeen > h.size) {
+        this.inflateErr ??= new Error(`more data than the ${h.size} bytes the header declares`);
+        return;
+      }
+      this.hash!.update(d);
+      if (this.mode !== 'archive') writeAll(this.fd, d);
+    });
+    inf.on('error', (e) => {
+      this.inflateErr ??= e;
+    });
+    if (this.mode === 'archive') writeAll(this.fd, all.subarray(0, need));
+    this.storedSize = need;
+    return this.feed(all.subarray(need));
+  }
+
+  private feed(chunk: Buffer): Promise<void> {
+    if (this.mode === 'archive') {
+      writeAll(this.fd, chunk);
+      this.storedSize += chunk.length;
+    }
+    if (this.inflateErr) return Promise.reject(corrupt(this.url, this.checksum, this.inflateErr.message, this.inflateErr));
+    const inf = this.inflate!;
+    return new Promise((resolve, reject) => {
+      inf.write(chunk, (err) => {
+        const e = err ?? this.inflateErr;
+        if (e) reject(corrupt(this.url, this.checksum, e.message, e));
+        else resolve();
+      });
+    });
+  }
+
+  private async endStreaming(): Promise<void> {
+    const h = this.header!;
+    const inf = this.inflate!;
+    await new Promise<void>((resolve) => {
+      inf.once('end', () => resolve());
+      inf.once('error', () => resolve());
+      inf.end();
+    });
+    if (this.inflateErr) throw corrupt(this.url, this.checksum, this.inflateErr.message, this.inflateErr);
+    if (this.dataSeen !== h.size) throw corrupt(this.url, this.checksum, `inflated to ${this.dataSeen} bytes, the header declares ${h.size}`);
+    const got = this.hash!.digest('hex');
+    if (got !== this.checksum) throw corrupt(this.url, this.checksum, `content checksum is ${got}`);
+    if (this.mode !== 'archive') this.storedSize = Number(h.size);
+    try {
+      finishContentFd(this.mode, this.fd, h);
+    } catch (e) {
+      const dest = this.dest ?? '';
+      this.closeFd(true);
+      throw ioError(e, 'cannot write object', dest);
+    }
+    const dest = this.dest!;
+    this.closeFd(false);
+    try {
+      fs.renameSync(`${dest}.part`, dest);
+    } catch (e) {
+      rmQuiet(`${dest}.part`);
+      throw ioError(e, 'cannot write object', dest);
+    }
+    this.staging.written(this.checksum, this.ext);
+  }
+
+  private closeFd(remove: boolean): void {
+    if (this.fd >= 0) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+      this.fd = -1;
+    }
+    if (remove && this.dest) rmQuiet(`${this.dest}.part`);
+    this.dest = null;
+  }
+}
+
+/** Sets a content object's metadata on its open file, per repository mode. */
+function finishContentFd(mode: RepoMode, fd: number, h: FileHeader): void {
+  switch (mode) {
+    case 'archive':
+      fs.fchmodSync(fd, 0o644);
+      return;
+    case 'bare-user':
+      fs.fchmodSync(fd, (h.mode & S_IFMT) === S_IFLNK ? 0o644 : bareUserFileMode(h.mode));
+      sys().fsetxattr(fd, 'user.ostreemeta', encodeUserMeta(h));
+      fs.futimesSync(fd, 0, 0);
+      return;
+    case 'bare':
+      fs.fchownSync(fd, h.uid, h.gid);
+      fs.fchmodSync(fd, h.mode & 0o7777);
+      for (const x of h.xattrs) sys().fsetxattr(fd, x.name, Buffer.from(x.value));
+      fs.futimesSync(fd, 0, 0);
+      return;
+    default:
+      throw new IngotError('REPO_MODE_UNSUPPORTED', `ingot cannot pull into a ${mode} repository`, {
+        hint: 'pull into an archive, bare-user or bare repository',
+      });
+  }
+}
+
+function writeBareSymlink(dest: string, h: FileHeader): void {
+  try {
+    fs.symlinkSync(h.symlinkTarget, dest);
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
+    fs.rmSync(dest, { force: true });
+    fs.symlinkSync(h.symlinkTarget, dest);
+  }
+  fs.lchownSync(dest, h.uid, h.gid);
+  for (const x of h.xattrs) sys().lsetxattr(dest, x.name, Buffer.from(x.value));
+  fs.lutimesSync(dest, 0, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// verifying staged objects (resume)
+
+/** Whether the staged file at `p` is metadata object `checksum`. */
+export function verifyStagedMetadata(p: string, checksum: string): boolean {
+  try {
+    return sha256(fs.readFileSync(p)) === checksum;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the staged file at `p` is content object `checksum` in `mode`. */
+export function verifyStagedContent(p: string, checksum: string, mode: RepoMode): boolean {
+  try {
+    let h: FileHeader;
+    let data: Buffer;
+    if (mode === 'archive') {
+      const raw = fs.readFileSync(p);
+      const fh = decodeFilezHeader(raw, p);
+      h = fh;
+      const comp = raw.subarray(fh.headerLength);
+      data = (fh.mode & S_IFMT) === S_IFLNK || (fh.size === 0n && comp.length === 0) ? Buffer.alloc(0) : sys().inflateRaw(comp, Number(fh.size));
+    } else if (mode === 'bare-user') {
+      const meta = sys().lgetxattr(p, 'user.ostreemeta');
+      if (!meta) return false;
+      const m = decodeUserMeta(meta, p);
+      const raw = fs.readFileSync(p);
+      if ((m.mode & S_IFMT) === S_IFLNK) {
+        const end = raw.length > 0 && raw[raw.length - 1] === 0 ? raw.length - 1 : raw.length;
+        h = { ...m, rdev: 0, symlinkTarget: raw.toString('utf8', 0, end) };
+        data = Buffer.alloc(0);
+      } else {
+        h = { ...m, rdev: 0, symlinkTarget: '' };
+        data = raw;
+      }
+    } else {
+      const st = fs.lstatSync(p);
+      const isLink = st.isSymbolicLink();
+      h = {
+        uid: st.uid,
+        gid: st.gid,
+        mode: st.mode,
+        rdev: 0,
+        symlinkTarget: isLink ? fs.readlinkSync(p, 'utf8') : '',
+        xattrs: readXattrs(p),
+      };
+      data = isLink ? Buffer.alloc(0) : fs.readFileSync(p);
+    }
+    return createHash('sha256').update(encodeFileHeader(h)).update(data).digest('hex') === checksum;
+  } catch {
+    return false;
+  }
+}
