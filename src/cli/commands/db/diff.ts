@@ -1,12 +1,15 @@
 /**
- * `ingot db diff A [B]`: which packages two composed commits differ in (added, removed,
- * upgraded, downgraded, changed), read from their metadata (no checkout). With one rev, its
- * parent is compared with it.
+ * `ingot db diff A [B]`: which packages two targets differ in (added, removed, upgraded,
+ * downgraded, changed). Any two targets of one package family compare: two commits (from
+ * their metadata, no checkout), a commit against an image, a deployment against a registry
+ * image, two directories. With one commit, its parent is compared with it.
  */
 import type { Command } from 'commander';
-import { diffInventories, evrOf, readInventory, type InventoryPackage, type PackageChange } from '../../../compose/inventory.js';
+import { diffInventories, evrOf, readInventory, type Inventory, type InventoryPackage, type PackageChange } from '../../../compose/inventory.js';
 import type { Repo } from '../../../repo/repo.js';
-import { action, addRepoOption, openRepo } from '../../util.js';
+import { NO_DISTRO, packageEvr } from '../../../inventory/types.js';
+import { resolveTarget, type ResolvedTarget } from '../../targets.js';
+import { action } from '../../util.js';
 
 const pkgJson = (p: InventoryPackage) => ({ ...p, evr: evrOf(p) });
 const changeJson = (c: PackageChange) => ({
@@ -18,14 +21,34 @@ const changeJson = (c: PackageChange) => ({
   ...(c.from.digest !== c.to.digest && { fromDigest: c.from.digest, toDigest: c.to.digest }),
 });
 
-/** The data `ingot db diff --json` prints for two revs of a repository. */
-export function dbDiffData(repo: Repo, revA: string, revB: string) {
-  const a = readInventory(repo, revA);
-  const b = readInventory(repo, revB);
-  const d = diffInventories(a.inventory, b.inventory);
+/** A target's inventory in compose's shape; digests only when both sides know them, so that "changed" means another package file. */
+function asInventory(t: ResolvedTarget, withDigests: boolean): Inventory {
   return {
-    from: { commit: a.checksum, version: a.inventory.version },
-    to: { commit: b.checksum, version: b.inventory.version },
+    family: t.inventory.family,
+    packages: t.inventory.packages.map((p) => ({
+      name: p.name,
+      epoch: p.epoch,
+      version: p.version,
+      release: p.release,
+      arch: p.arch,
+      sourceName: p.sourceName,
+      sourceVersion: p.sourceVersion,
+      digest: withDigests ? t.digests?.get(`${p.name}\0${p.arch}\0${packageEvr(p)}`) ?? '' : '',
+    })),
+    inputHash: t.meta?.inputHash ?? null,
+    version: t.meta?.version ?? null,
+  };
+}
+
+const side = (t: ResolvedTarget) => (t.identity.kind === 'commit' ? { commit: t.identity.id, version: t.meta?.version ?? null } : { [t.identity.kind]: t.identity.id, name: t.identity.name, version: t.meta?.version ?? null });
+
+/** The data `ingot db diff --json` prints for two resolved targets. */
+export function diffTargets(a: ResolvedTarget, b: ResolvedTarget) {
+  const digests = a.digests !== null && b.digests !== null;
+  const d = diffInventories(asInventory(a, digests), asInventory(b, digests));
+  return {
+    from: side(a),
+    to: side(b),
     family: a.inventory.family,
     added: d.added.map(pkgJson),
     removed: d.removed.map(pkgJson),
@@ -35,12 +58,33 @@ export function dbDiffData(repo: Repo, revA: string, revB: string) {
   };
 }
 
+/** A composed commit as a target, from its metadata alone (synchronous; `ingot demo` uses it). */
+function composedCommit(repo: Repo, rev: string): ResolvedTarget {
+  const ci = readInventory(repo, rev);
+  const digests = new Map(ci.inventory.packages.map((p) => [`${p.name}\0${p.arch}\0${evrOf(p)}`, p.digest]));
+  return {
+    identity: { kind: 'commit', name: rev, id: ci.checksum },
+    inventory: { family: ci.inventory.family, packages: ci.inventory.packages.map((p) => ({ ...p, purl: '' })), distro: NO_DISTRO, source: 'commit-metadata', databasePath: null },
+    digests,
+    meta: { version: ci.inventory.version, inputHash: ci.inventory.inputHash },
+  };
+}
+
+/** The data `ingot db diff --json` prints for two composed commits of a repository. */
+export function dbDiffData(repo: Repo, revA: string, revB: string) {
+  return diffTargets(composedCommit(repo, revA), composedCommit(repo, revB));
+}
+
+type DiffData = ReturnType<typeof diffTargets>;
+
+const label = (s: DiffData['from']): string => {
+  const [k, v] = Object.entries(s).find(([key]) => key !== 'version' && key !== 'name')!;
+  return `${k === 'commit' ? '' : `${k} `}${String(v)}${s.version ? ` (${s.version})` : ''}`;
+};
+
 /** The text `ingot db diff` prints (also shown by `ingot demo`). */
-export function dbDiffText(x: ReturnType<typeof dbDiffData>): string {
-  const lines = [
-    `from: ${x.from.commit}${x.from.version ? ` (${x.from.version})` : ''}`,
-    `to:   ${x.to.commit}${x.to.version ? ` (${x.to.version})` : ''}`,
-  ];
+export function dbDiffText(x: DiffData): string {
+  const lines = [`from: ${label(x.from)}`, `to:   ${label(x.to)}`];
   const section = (title: string, rows: string[]): void => {
     if (rows.length) lines.push(`${title}:`, ...rows.map((r) => `  ${r}`));
   };
@@ -56,15 +100,17 @@ export function dbDiffText(x: ReturnType<typeof dbDiffData>): string {
 }
 
 export function register(db: Command): void {
-  addRepoOption(db.command('diff'))
-    .description('compare the package sets of two composed commits (from their metadata, without a checkout)')
-    .argument('<from>', 'older ref or commit (with no <to>: the commit whose parent it is compared with)')
-    .argument('[to]', 'newer ref or commit')
+  db.command('diff')
+    .option('--repo <dir>', 'repository for REV targets (default: $INGOT_REPO)')
+    .description('compare the package sets of two targets (commits from their metadata, deployments, images, directories)')
+    .argument('<from>', 'older target (with no <to>: a commit, compared with its parent)')
+    .argument('[to]', 'newer target')
     .action(
-      action((fromRev: string, toRev: string | undefined, opts: { repo?: string }) => {
-        const repo = openRepo(opts);
-        const [revA, revB] = toRev === undefined ? [`${fromRev}^`, fromRev] : [fromRev, toRev];
-        return { data: dbDiffData(repo, revA, revB), text: dbDiffText };
+      action(async (from: string, to: string | undefined, opts: { repo?: string }) => {
+        const [a, b] = to === undefined ? [`${from}^`, from] : [from, to];
+        const ta = await resolveTarget(a, opts);
+        const tb = await resolveTarget(b, opts);
+        return { data: diffTargets(ta, tb), text: dbDiffText };
       }),
     );
 }
