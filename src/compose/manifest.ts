@@ -97,7 +97,26 @@ export interface Manifest {
   metadata: Record<string, unknown>;
   automaticVersionPrefix: string | null;
   automaticVersionSuffix: string;
+  /** Container image settings (`image:`), for `compose image`; not part of the commit or its input hash. */
+  image: ManifestImage;
 }
+
+/** The `image:` section: the OCI config of images built from the manifest. */
+export interface ManifestImage {
+  entrypoint?: string[];
+  cmd?: string[];
+  /** `KEY=VALUE` entries, in manifest order. */
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+  /** `PORT/PROTO` entries. */
+  exposedPorts?: string[];
+  volumes?: string[];
+  labels?: Record<string, string>;
+  stopSignal?: string;
+}
+
+export const IMAGE_KEYS = ['entrypoint', 'cmd', 'env', 'working-dir', 'user', 'exposed-ports', 'volumes', 'labels', 'stop-signal'] as const;
 
 export interface LoadedManifest {
   /** Absolute path of the top manifest. */
@@ -185,6 +204,7 @@ export const MANIFEST_KEYS = [
   'metadata',
   'automatic-version-prefix',
   'automatic-version-suffix',
+  'image',
 ] as const;
 
 export const REPO_KEYS = ['name', 'type', 'url', 'mirror', 'keyring', 'gpgcheck', 'priority', 'suites', 'components'] as const;
@@ -340,6 +360,7 @@ const KIND: Record<(typeof MANIFEST_KEYS)[number], Kind> = {
   metadata: 'map',
   'automatic-version-prefix': 'scalar',
   'automatic-version-suffix': 'scalar',
+  image: 'map',
 };
 
 type Layer = Map<string, Item[]>;
@@ -740,6 +761,8 @@ function parseKey(c: FileCtx, key: (typeof MANIFEST_KEYS)[number], raw: unknown,
       if (err) return c.fail(node, `automatic-version-prefix: ${err}`);
       return one(s);
     }
+    case 'image':
+      return parseImageSection(c, raw);
     case 'automatic-version-suffix': {
       const s = readString(c, raw, key);
       if (s === undefined) return undefined;
@@ -747,6 +770,54 @@ function parseKey(c: FileCtx, key: (typeof MANIFEST_KEYS)[number], raw: unknown,
       return one(s);
     }
   }
+}
+
+/** The `image:` map: each key one item (maps of included manifests merge key by key). */
+function parseImageSection(c: FileCtx, raw: unknown): Item[] | undefined {
+  const pairs = readMap(c, raw, 'image');
+  if (!pairs) return undefined;
+  const out: Item[] = [];
+  for (const p of pairs) {
+    const k = p.key as (typeof IMAGE_KEYS)[number];
+    if (!(IMAGE_KEYS as readonly string[]).includes(p.key)) {
+      unknownKey(c, p.keyNode, p.key, IMAGE_KEYS, 'image');
+      continue;
+    }
+    let value: unknown;
+    if (k === 'working-dir' || k === 'user' || k === 'stop-signal') value = readNonEmptyString(c, p.value, `image.${k}`);
+    else if (k === 'env' || k === 'labels') {
+      const m = readMap(c, p.value, `image.${k}`);
+      if (m) {
+        const kv: [string, string][] = [];
+        for (const e of m) {
+          const v = c.deref(e.value);
+          if (!isScalar(v) || v.value === null || typeof v.value === 'object') {
+            c.fail(v, `image.${k}: '${e.key}' must be a string, number or boolean, not ${describe(v)}`);
+            continue;
+          }
+          if (k === 'env' && (e.key === '' || e.key.includes('='))) c.fail(e.keyNode, `image.env: '${e.key}' is not a variable name`);
+          kv.push([e.key, String(v.value)]);
+        }
+        value = k === 'env' ? kv.map(([a, b]) => `${a}=${b}`) : Object.fromEntries(kv);
+      }
+    } else {
+      const list = isSeq(c.deref(p.value)) ? (c.deref(p.value) as { items: unknown[] }).items.map((i) => c.deref(i)) : null;
+      if (!list || !list.every((i) => isScalar(i) && (typeof i.value === 'string' || typeof i.value === 'number'))) {
+        c.fail(c.deref(p.value), `image.${k} must be a list of strings`);
+        continue;
+      }
+      const strs = list.map((i) => String((i as { value: unknown }).value));
+      if (k === 'exposed-ports') {
+        const bad = strs.find((x) => !/^\d{1,5}(\/(tcp|udp|sctp))?$/.test(x));
+        if (bad !== undefined) c.fail(c.deref(p.value), `image.exposed-ports: '${bad}' is not PORT or PORT/tcp|udp|sctp`);
+        value = strs.map((x) => (x.includes('/') ? x : `${x}/tcp`));
+      } else value = strs;
+    }
+    if (value === undefined) continue;
+    const field = k === 'working-dir' ? 'workingDir' : k === 'exposed-ports' ? 'exposedPorts' : k === 'stop-signal' ? 'stopSignal' : k;
+    out.push({ key: p.key, value: [field, value], canon: value, pos: c.pos(p.keyNode) });
+  }
+  return out;
 }
 
 /** Plain JSON data (YAML's extra scalar types turned into strings). */
@@ -937,6 +1008,7 @@ function finish(abs: string, display: string, files: string[], layer: Layer): Lo
     metadata: Object.fromEntries(items('metadata').map((i) => i.value as [string, unknown])),
     automaticVersionPrefix: scalar<string>('automatic-version-prefix'),
     automaticVersionSuffix: scalar<string>('automatic-version-suffix') ?? '.',
+    image: Object.fromEntries(items('image').map((i) => i.value as [string, unknown])) as ManifestImage,
   };
 
   // Rules across keys, checked on the flattened result.
