@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PEERS="ostree rpm createrepo-c dpkg-dev apt-utils bubblewrap skopeo umoci podman runc docker-registry busybox-static mmdebstrap attr e2fsprogs hyperfine time binutils bzip2 xz-utils zstd rpm2cpio cpio gpg gpg-agent systemd"
+PEERS="ostree rpm createrepo-c dpkg-dev apt-utils bubblewrap skopeo umoci podman runc docker-registry busybox-static mmdebstrap attr e2fsprogs hyperfine time binutils bzip2 xz-utils zstd rpm2cpio cpio gpg gpg-agent systemd apache2-utils openssl libsodium23 python3 python3-gi gir1.2-glib-2.0 postgresql db5.3-util"
 
 if [ "${1:-}" = "--peers" ]; then
   missing=""
@@ -34,3 +34,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 echo "setup: building (tsc)"
 npx tsc -p tsconfig.json
+
+# ostree with ed25519 signatures (Debian's build has none) for the signing interop tests.
+if [ "${1:-}" = "--peers" ]; then
+  bash scripts/build-ostree-sodium.sh
+fi

@@ -49,17 +49,80 @@ const GROUPS: { name: string; description?: string; load: () => Promise<Registra
     name: 'compose',
     description: 'compose packages into OSTree commits from a manifest',
     // `tree` (the apply step) registers here too.
-    load: async () => Promise.all([import('./commands/compose/lock.js'), import('./commands/compose/tree.js')]).then((m) => m.map((x) => x.register)),
+    load: async () => Promise.all([import('./commands/compose/lock.js'), import('./commands/compose/tree.js'), import('./commands/compose/image.js')]).then((m) => m.map((x) => x.register)),
   },
   {
     name: 'db',
-    description: 'the package inventory of composed commits: list, diff',
+    description: 'the package inventory of commits, deployments, images and directories: list, diff',
     load: async () => Promise.all([import('./commands/db/list.js'), import('./commands/db/diff.js')]).then((m) => m.map((x) => x.register)),
   },
   // delivery (issue 5): top-level serve, keygen, sign, pull, groups remote and static-delta go here.
+  {
+    name: 'remote',
+    description: 'remotes of the repository: add, list, delete',
+    load: async () =>
+      Promise.all([import('./commands/remote/add.js'), import('./commands/remote/list.js'), import('./commands/remote/delete.js')]).then((m) =>
+        m.map((x) => x.register),
+      ),
+  },
+  { name: 'pull', load: async () => [(await import('./commands/pull.js')).register] },
+  { name: 'serve', load: async () => [(await import('./commands/serve.js')).register] },
+  { name: 'keygen', load: async () => [(await import('./commands/keygen.js')).register] },
+  { name: 'sign', load: async () => [(await import('./commands/sign.js')).register] },
+  {
+    name: 'static-delta',
+    description: 'static deltas in ostree format: generate, list',
+    load: async () =>
+      Promise.all([import('./commands/static-delta/generate.js'), import('./commands/static-delta/list.js')]).then((m) => m.map((x) => x.register)),
+  },
   // hosts (issue 6): the admin group goes here.
+  {
+    name: 'admin',
+    description: 'hosts: deploy, upgrade and roll back commits in an OSTree-compatible sysroot',
+    load: async () =>
+      Promise.all([
+        import('./commands/admin/init-fs.js'),
+        import('./commands/admin/os-init.js'),
+        import('./commands/admin/deploy.js'),
+        import('./commands/admin/upgrade.js'),
+        import('./commands/admin/rollback.js'),
+        import('./commands/admin/status.js'),
+        import('./commands/admin/pin.js'),
+        import('./commands/admin/undeploy.js'),
+        import('./commands/admin/cleanup.js'),
+        import('./commands/admin/config-diff.js'),
+        import('./commands/admin/kargs.js'),
+      ]).then((m) => m.map((x) => x.register)),
+  },
   // images (issue 7): the image group goes here (compose image registers in the compose group above).
+  {
+    name: 'image',
+    description: 'OCI images: build, copy between registries, layouts and archives, inspect, import',
+    // The builder's verbs (build, inspect, pull, import) join copy in this list.
+    load: async () =>
+      Promise.all([
+        import('./commands/image/build.js'),
+        import('./commands/image/copy.js'),
+        import('./commands/image/inspect.js'),
+        import('./commands/image/import.js'),
+      ]).then((m) => m.map((x) => x.register)),
+  },
   // inventory (issue 8): sbom, scan, and the advisories and index groups go here.
+  { name: 'sbom', load: async () => [(await import('./commands/sbom.js')).register] },
+  { name: 'scan', load: async () => [(await import('./commands/scan.js')).register] },
+  {
+    name: 'advisories',
+    description: 'the local advisory database: OSV, Debian security tracker, updateinfo',
+    load: async () => Promise.all([import('./commands/advisories/sync.js'), import('./commands/advisories/list.js')]).then((m) => m.map((x) => x.register)),
+  },
+  {
+    name: 'index',
+    description: 'the fleet index: inventories of many targets, queried by package version or CVE',
+    load: async () =>
+      Promise.all([import('./commands/index/add.js'), import('./commands/index/list.js'), import('./commands/index/query.js'), import('./commands/index/affected.js')]).then((m) =>
+        m.map((x) => x.register),
+      ),
+  },
   { name: 'demo', load: async () => [(await import('./commands/demo.js')).register] },
 ];
 

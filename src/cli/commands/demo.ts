@@ -183,6 +183,9 @@ const DEMO_PACKAGES: DemoPackage[] = [
       'usr/bin/hello': '#!/bin/sh\necho "hello from the composed demo system"\n',
       'etc/demo.conf': '# demo configuration (a conffile)\ngreeting=hello\n',
       'usr/share/doc/demo-base/README': 'Built by ingot demo with dpkg-deb.\n',
+      // A stand-in kernel: deploying a commit needs these files, not a bootable kernel.
+      'usr/lib/modules/6.1.0-demo/vmlinuz': 'demo kernel image (not bootable)\n',
+      'usr/lib/modules/6.1.0-demo/initramfs.img': 'demo initramfs (not bootable)\n',
     },
     conffiles: ['/etc/demo.conf'],
   },
