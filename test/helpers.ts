@@ -14,6 +14,20 @@ import { sys } from '../src/platform/sys.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const INGOT = path.join(ROOT, 'bin', 'ingot.js');
 
+/**
+ * The real Debian 12 archive as a compose manifest's `repos` (the mirror comes from this
+ * machine's apt sources: `mirror: debian`; signatures checked with Debian's keyring), and amd64.
+ */
+export const DEBIAN_BOOKWORM_REPOS = `repos:
+  - name: debian
+    type: apt
+    mirror: debian
+    suites: [bookworm]
+    components: [main]
+    keyring: /usr/share/keyrings/debian-archive-keyring.gpg
+arch: amd64
+`;
+
 /** A fresh temporary folder under $INGOT_TEST_TMP (or the OS temp dir), removed by `cleanup`. */
 export function tmpdir(prefix = 'ingot-test-'): string {
   const base = process.env['INGOT_TEST_TMP'] ?? os.tmpdir();

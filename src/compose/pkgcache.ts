@@ -21,7 +21,6 @@ import { randomBytes } from 'node:crypto';
 import { IngotError, errnoCode, ioError } from '../core/errors.js';
 import type { Checksum } from '../core/checksum.js';
 import { readTar } from '../codecs/archive/tar.js';
-import { readDebMembers } from '../codecs/deb/deb.js';
 import { variant } from '../codecs/gvariant/value.js';
 import { encodeCommit, type Commit } from '../codecs/ostree/objects.js';
 import { decompress } from '../codecs/deb/decompress.js';
@@ -31,7 +30,7 @@ import { Repo } from '../repo/repo.js';
 import { writeCommit } from '../repo/commit.js';
 import { checkout as repoCheckout } from '../repo/checkout.js';
 import { extractTar } from '../sources/extract.js';
-import { DpkgDataRecorder, readDpkgControl, type DpkgControlFile, type DpkgDbPackage } from './pkgdb/dpkg.js';
+import { DpkgDataRecorder, openDebMembers, readDpkgControl, type DpkgControlFile, type DpkgDbPackage } from './pkgdb/dpkg.js';
 
 /** Bump when the layout of cached trees or of their metadata changes: old entries are then ignored. */
 const CACHE_FORMAT = 1;
@@ -375,22 +374,8 @@ function debMetaToJson(db: DpkgDbPackage): DebMetaJson {
  * recorded.
  */
 export async function unpackDebOnce(debPath: string, root: string): Promise<DpkgDbPackage> {
-  let stream: fs.ReadStream;
-  try {
-    fs.accessSync(debPath, fs.constants.R_OK);
-    stream = fs.createReadStream(debPath, { highWaterMark: 1024 * 1024 });
-  } catch (e) {
-    throw ioError(e, 'cannot read', debPath);
-  }
   const label = debPath;
-  const guarded = async function* (): AsyncGenerator<Uint8Array> {
-    try {
-      for await (const c of stream) yield c as Buffer;
-    } catch (e) {
-      throw ioError(e, 'cannot read', debPath);
-    }
-  };
-  const members = readDebMembers(guarded(), { label });
+  const { members, close } = openDebMembers(debPath);
   try {
     let ctl: { control: Uint8Array; controlFiles: DpkgControlFile[] } | undefined;
     const rec = new DpkgDataRecorder();
@@ -410,6 +395,6 @@ export async function unpackDebOnce(debPath: string, root: string): Promise<Dpkg
     return { control: ctl.control, controlFiles: ctl.controlFiles, files: rec.files, md5: rec.md5, label };
   } finally {
     await members.return(undefined);
-    stream.destroy();
+    close();
   }
 }

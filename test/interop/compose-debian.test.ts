@@ -22,19 +22,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cleanup, ingot, ingotOk, ostree, ostreeOk, runOk, tmpdir } from '../helpers.js';
+import { cleanup, ingot, ingotOk, ostree, ostreeOk, runOk, tmpdir, DEBIAN_BOOKWORM_REPOS } from '../helpers.js';
 
 const REF = 'debian/bookworm/x86_64/minimal';
 const SDE = '1700000000';
-const REPOS = `repos:
-  - name: debian
-    type: apt
-    mirror: debian
-    suites: [bookworm]
-    components: [main]
-    keyring: /usr/share/keyrings/debian-archive-keyring.gpg
-arch: amd64
-`;
+const REPOS = DEBIAN_BOOKWORM_REPOS;
 
 let work = '';
 let repo = '';

@@ -15,19 +15,11 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cleanup, describeTree, ingot, ingotOk, ostreeOk, runOk, tmpdir, treeDiff } from '../helpers.js';
+import { cleanup, describeTree, ingot, ingotOk, ostreeOk, runOk, tmpdir, treeDiff, DEBIAN_BOOKWORM_REPOS } from '../helpers.js';
 
 const REF = 'debian/bookworm/x86_64/minbase';
 const MANIFEST = `ref: ${REF}
-repos:
-  - name: debian
-    type: apt
-    mirror: debian
-    suites: [bookworm]
-    components: [main]
-    keyring: /usr/share/keyrings/debian-archive-keyring.gpg
-arch: amd64
-include-essential: true
+${DEBIAN_BOOKWORM_REPOS}include-essential: true
 include-priority: [required]
 packages: [apt]
 image:

@@ -10,19 +10,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cleanup, ingot, ingotOk, run, tmpdir } from '../helpers.js';
+import { cleanup, ingot, ingotOk, run, tmpdir, DEBIAN_BOOKWORM_REPOS } from '../helpers.js';
 
 const REF = 'debian/bookworm/x86_64/minbase';
 const MANIFEST = `ref: ${REF}
-repos:
-  - name: debian
-    type: apt
-    mirror: debian
-    suites: [bookworm]
-    components: [main]
-    keyring: /usr/share/keyrings/debian-archive-keyring.gpg
-arch: amd64
-include-essential: true
+${DEBIAN_BOOKWORM_REPOS}include-essential: true
 include-priority: [required]
 packages: [apt]
 `;

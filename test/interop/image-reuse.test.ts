@@ -16,18 +16,10 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cleanup, ingot, ingotOk, ostree, ostreeOk, runOk, tmpdir } from '../helpers.js';
+import { cleanup, ingot, ingotOk, ostree, ostreeOk, runOk, tmpdir, DEBIAN_BOOKWORM_REPOS } from '../helpers.js';
 import { startRegistry, uploads } from './registry-harness.js';
 
-const REPOS = `repos:
-  - name: debian
-    type: apt
-    mirror: debian
-    suites: [bookworm]
-    components: [main]
-    keyring: /usr/share/keyrings/debian-archive-keyring.gpg
-arch: amd64
-include-essential: true
+const REPOS = `${DEBIAN_BOOKWORM_REPOS}include-essential: true
 include-priority: [required]
 `;
 

@@ -11,19 +11,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cleanup, ingot, ingotOk, ostreeOk, runOk, tmpdir } from '../helpers.js';
+import { cleanup, ingot, ingotOk, ostreeOk, runOk, tmpdir, DEBIAN_BOOKWORM_REPOS } from '../helpers.js';
+import { dpkgQuery, debRows, list } from './inventory-helpers.js';
 
 const REF = 'debian/bookworm/x86_64/minimal';
 const MANIFEST = `ref: ${REF}
-repos:
-  - name: debian
-    type: apt
-    mirror: debian
-    suites: [bookworm]
-    components: [main]
-    keyring: /usr/share/keyrings/debian-archive-keyring.gpg
-arch: amd64
-include-priority: [required]
+${DEBIAN_BOOKWORM_REPOS}include-priority: [required]
 packages:
   - bash
   - coreutils
@@ -31,31 +24,6 @@ packages:
 
 let work = '';
 let repo = '';
-
-interface ListJson {
-  source: string;
-  family: string;
-  count: number;
-  packages: { name: string; evr: string; arch: string; sourceName: string; sourceVersion: string; epoch: number; version: string; release: string }[];
-  target: { kind: string; id: string };
-}
-
-function list(args: string[]): ListJson {
-  return JSON.parse(ingotOk(['--json', 'db', 'list', ...args])) as ListJson;
-}
-
-const debRows = (l: ListJson): string[] => l.packages.map((p) => `${p.name} ${p.evr} ${p.arch} ${p.sourceName} ${p.sourceVersion}`).sort();
-
-/** dpkg-query's view: every package whose files are on disk. */
-function dpkgQuery(admindir: string): string[] {
-  const out = runOk('dpkg-query', ['--admindir', admindir, '-W', '-f', '${db:Status-Status} ${Package} ${Version} ${Architecture} ${source:Package} ${source:Version}\n']);
-  return out
-    .trim()
-    .split('\n')
-    .filter((l) => !/^(not-installed|config-files) /.test(l))
-    .map((l) => l.slice(l.indexOf(' ') + 1))
-    .sort();
-}
 
 before(() => {
   work = tmpdir('ingot-inv-truth-');

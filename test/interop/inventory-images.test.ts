@@ -19,36 +19,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { cleanup, ingotOk, ostreeOk, ROOT, run, runOk, tmpdir } from '../helpers.js';
+import { dpkgQuery, debRows, list, type ListJson } from './inventory-helpers.js';
 
 
 let work = '';
 let repo = '';
 let mmRoot = '';
-
-interface ListJson {
-  source: string;
-  family: string;
-  count: number;
-  packages: { name: string; evr: string; arch: string; sourceName: string; sourceVersion: string; epoch: number; version: string; release: string }[];
-  target: { kind: string; id: string };
-}
-
-function list(args: string[]): ListJson {
-  return JSON.parse(ingotOk(['--json', 'db', 'list', ...args])) as ListJson;
-}
-
-const debRows = (l: ListJson): string[] => l.packages.map((p) => `${p.name} ${p.evr} ${p.arch} ${p.sourceName} ${p.sourceVersion}`).sort();
-
-/** dpkg-query's view: every package whose files are on disk. */
-function dpkgQuery(admindir: string): string[] {
-  const out = runOk('dpkg-query', ['--admindir', admindir, '-W', '-f', '${db:Status-Status} ${Package} ${Version} ${Architecture} ${source:Package} ${source:Version}\n']);
-  return out
-    .trim()
-    .split('\n')
-    .filter((l) => !/^(not-installed|config-files) /.test(l))
-    .map((l) => l.slice(l.indexOf(' ') + 1))
-    .sort();
-}
 
 function rpmQa(root: string, extra: string[] = []): string[] {
   const r = run('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', ...extra, '-qa', '--qf', '%{NAME} %{EPOCHNUM} %{VERSION} %{RELEASE} %{ARCH} %{SOURCERPM}\\n']);

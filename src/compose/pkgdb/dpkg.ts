@@ -607,11 +607,10 @@ export class DpkgDataRecorder {
 }
 
 /**
- * What writeDpkgDb needs from a .deb: its control members verbatim, the data archive's member
- * list, and the MD5 of every regular file (hard links get their target's), computed from the
- * archive, not from the tree (scripts may have changed the tree since).
+ * The members of the .deb at `debPath`, streamed; read errors become IO_ERROR naming the file.
+ * `close` releases the file (call it when done, also after an error).
  */
-export async function readDpkgDbPackage(debPath: string): Promise<DpkgDbPackage> {
+export function openDebMembers(debPath: string): { members: ReturnType<typeof readDebMembers>; close: () => void } {
   let stream: fs.ReadStream;
   try {
     fs.accessSync(debPath, fs.constants.R_OK);
@@ -619,7 +618,6 @@ export async function readDpkgDbPackage(debPath: string): Promise<DpkgDbPackage>
   } catch (e) {
     throw ioError(e, 'cannot read', debPath);
   }
-  const label = debPath;
   const guarded = async function* (): AsyncGenerator<Uint8Array> {
     try {
       for await (const c of stream) yield c as Buffer;
@@ -627,7 +625,17 @@ export async function readDpkgDbPackage(debPath: string): Promise<DpkgDbPackage>
       throw ioError(e, 'cannot read', debPath);
     }
   };
-  const members = readDebMembers(guarded(), { label });
+  return { members: readDebMembers(guarded(), { label: debPath }), close: () => stream.destroy() };
+}
+
+/**
+ * What writeDpkgDb needs from a .deb: its control members verbatim, the data archive's member
+ * list, and the MD5 of every regular file (hard links get their target's), computed from the
+ * archive, not from the tree (scripts may have changed the tree since).
+ */
+export async function readDpkgDbPackage(debPath: string): Promise<DpkgDbPackage> {
+  const label = debPath;
+  const { members, close } = openDebMembers(debPath);
   try {
     let ctl: { control: Uint8Array; controlFiles: DpkgControlFile[] } | undefined;
     const rec = new DpkgDataRecorder();
@@ -650,6 +658,6 @@ export async function readDpkgDbPackage(debPath: string): Promise<DpkgDbPackage>
     return { control: ctl.control, controlFiles: ctl.controlFiles, files: rec.files, md5: rec.md5, label };
   } finally {
     await members.return(undefined);
-    stream.destroy();
+    close();
   }
 }
