@@ -228,9 +228,9 @@ const UPDATEINFO = `<?xml version="1.0" encoding="UTF-8"?>
     <id>RHSA-2024:2447</id><title>Moderate: openssl security and bug fix update</title>
     <issued date="2024-04-30 00:00:00"/><severity>Moderate</severity>
     <references>
-      <reference href="https://access.redhat.com/errata/RHSA-2024:2447" id="RHSA-2024:2447" type="self"/>
-      <reference href="https://access.redhat.com/security/cve/CVE-2023-5678" id="CVE-2023-5678" type="cve"/>
-      <reference href="https://access.redhat.com/security/cve/CVE-2023-3446" id="CVE-2023-3446" type="cve"/>
+      <reference href="https://vendor.example.invalid/errata/RHSA-2024:2447" id="RHSA-2024:2447" type="self"/>
+      <reference href="https://vendor.example.invalid/security/cve/CVE-2023-5678" id="CVE-2023-5678" type="cve"/>
+      <reference href="https://vendor.example.invalid/security/cve/CVE-2023-3446" id="CVE-2023-3446" type="cve"/>
     </references>
     <pkglist><collection short="rhel-9-baseos">
       <package name="openssl" epoch="1" version="3.0.7" release="27.el9" arch="x86_64"><filename>openssl-3.0.7-27.el9.x86_64.rpm</filename></package>
