@@ -149,6 +149,18 @@ function rmrf(p: string): void {
   fs.rmSync(p, { recursive: true, force: true });
 }
 
+/**
+ * The environment of every timed command, both tools alike: this one without
+ * NODE_EXTRA_CA_CERTS. A CA bundle named there is parsed by Node at every start (about 30 ms of
+ * CPU on the machine this was written on), before any of ingot's code runs, and none of the
+ * measured commands makes a TLS connection: it would bill a machine setting to ingot's start-up.
+ */
+const TIMED_ENV: NodeJS.ProcessEnv = (() => {
+  const env = { ...process.env };
+  delete env['NODE_EXTRA_CA_CERTS'];
+  return env;
+})();
+
 /** Runs argv under GNU time; wall time from our clock, peak RSS and CPU time from time's %M %U %S. */
 function timed(argv: string[], what: string): Measure {
   const tf = path.join(WORK, '.time.out');
@@ -157,6 +169,7 @@ function timed(argv: string[], what: string): Measure {
   const t0 = process.hrtime.bigint();
   const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', '-o', tf, ...argv], {
     encoding: 'utf8',
+    env: TIMED_ENV,
     maxBuffer: 1 << 30,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -361,11 +374,16 @@ function runCommit(input: string, dir: string, op: Op, runs: number): OpResult {
   const res: OpResult = { input, op: op.id, runs: { ostree: [], ingot: [] }, checks: [], repoBytes: {} };
   const base = path.join(WORK, 'runs', input, op.id);
   const roots: Partial<Record<Tool, string>> = {};
+  // Every run commits into a new repository of its own, and none is deleted before the input's
+  // last operation is done (main removes runs/INPUT then): on an ext4 without a journal the
+  // kernel skips inodes freed in the last minute when it allocates one, scanning past each of
+  // them, so deleting the previous run's repository (7,000 to 100,000 files) right before a
+  // commit bills that scan to the commit, unevenly.
+  rmrf(base);
   for (let i = 0; i < runs; i++) {
     for (const tool of order(i)) {
-      const repo = path.join(base, tool, 'repo');
-      rmrf(path.join(base, tool));
-      fs.mkdirSync(path.join(base, tool), { recursive: true });
+      const repo = path.join(base, `${tool}-${i + 1}`, 'repo');
+      fs.mkdirSync(path.dirname(repo), { recursive: true });
       sh(initCmd(tool, repo, op.mode), `${tool} init`);
       sync();
       const m = timed(opCmd(tool, op, repo, dir), `${tool} ${op.id}`);
@@ -382,7 +400,6 @@ function runCommit(input: string, dir: string, op: Op, runs: number): OpResult {
       ? 'same root dirtree and dirmeta from both tools (read back with `ostree ls`)'
       : `DIFFERENT trees: ostree ${roots.ostree}, ingot ${roots.ingot}`,
   );
-  rmrf(base);
   return res;
 }
 
@@ -404,10 +421,14 @@ function runCheckout(input: string, repo: string, op: Op, runs: number): OpResul
   const res: OpResult = { input, op: op.id, runs: { ostree: [], ingot: [] }, checks: [] };
   const base = path.join(WORK, 'runs', input, op.id);
   const mans: Partial<Record<Tool, ReturnType<typeof manifest>>> = {};
+  // Every run checks out into a directory of its own, and all are deleted only after the last
+  // run: on an ext4 without a journal (like the machine this was written on) the kernel skips
+  // inodes freed in the last minute when it allocates one, scanning past each of them, so
+  // deleting the previous checkout right before a run bills that scan to the run.
+  rmrf(base);
   for (let i = 0; i < runs; i++) {
     for (const tool of order(i)) {
-      const dest = path.join(base, tool);
-      rmrf(dest);
+      const dest = path.join(base, `${tool}-${i + 1}`);
       fs.mkdirSync(base, { recursive: true });
       sync();
       const m = timed(opCmd(tool, op, repo, dest), `${tool} ${op.id}`);
@@ -508,13 +529,25 @@ function machine(): Record<string, string> {
     'CPU': `${os.cpus()[0]?.model ?? '?'}, nproc ${os.availableParallelism()}`,
     'memory': `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
     'OS, kernel': `${osRelease}, Linux ${os.release()}`,
-    'file system of bench/work': firstLine(['findmnt', '-no', 'FSTYPE', '-T', WORK]) || '?',
+    'file system of bench/work': fsDescription(),
     'ostree': ostreeVersion,
     'ingot': `${pkg.version} (git ${rev}${dirty ? ', with uncommitted changes' : ''}${typeErrors ? '; tsc reported type errors, its emitted JavaScript was measured' : ''}), default threads (${os.availableParallelism()})`,
     'node': process.version,
     'mmdebstrap': firstLine(['mmdebstrap', '--version']),
     'GNU time': firstLine(['dpkg-query', '-W', '-f=${Version}', 'time']) || firstLine(['/usr/bin/time', '--version']),
   };
+}
+
+/** "ext4" or "ext4, no journal" (an ext4 journal-less file system shows journal_task <none>). */
+function fsDescription(): string {
+  const type = firstLine(['findmnt', '-no', 'FSTYPE', '-T', WORK]) || '?';
+  if (type !== 'ext4') return type;
+  const dev = path.basename(firstLine(['findmnt', '-no', 'SOURCE', '-T', WORK]));
+  try {
+    return fs.readFileSync(`/sys/fs/ext4/${dev}/journal_task`, 'utf8').trim() === '<none>' ? 'ext4, no journal' : 'ext4';
+  } catch {
+    return type;
+  }
 }
 
 function loadNow(): string {
@@ -642,7 +675,10 @@ function report(r: Results): string {
       'ingot (at the revision measured) stages every object, the commit object included, calls `syncfs()`, moves them into objects/, fsyncs the objects/ folders it moved them into, and then writes the ref (fsynced). Checkouts: neither tool syncs (`ostree checkout -H` runs with fsync off, as its `checkout_at` options default; ingot does not sync a checkout). fsck only reads.',
   );
   L.push(
-    '- **Fresh target, no carry-over.** Each timed command gets a new repository or checkout directory (the previous one is deleted untimed), and `sync` runs right before it, so dirty pages from setup or from the previous run are not billed to it.',
+    '- **Same environment.** Both tools run with the harness\'s environment minus `NODE_EXTRA_CA_CERTS` (a CA bundle that Node would parse at every start, ~30 ms of CPU, for TLS connections that none of these commands makes; ostree never reads it). Rows measured before 2026-11-26 11:15 UTC (dates above) ran with it (this machine sets it).',
+  );
+  L.push(
+    '- **Fresh target, no carry-over.** Each timed command gets a new repository or checkout directory, and `sync` runs right before it, so dirty pages from setup or from the previous run are not billed to it. Nothing is deleted between runs: commit repositories are all kept until the input\'s last operation is done, checkouts until the operation\'s last run, because on an ext4 file system without a journal (as bench/work\'s is on the machine this was written on) the kernel skips every inode freed in the last minute when it allocates a new one, so a deletion right before a run would bill that scan to the run.',
   );
   L.push(
     '- **Warm cache.** Each input tree is read once before its runs, and nothing is ever dropped from the page cache: every run reads its input (and checkout and fsck their repository) from memory. The numbers measure CPU and write-back, not cold disk reads.',
@@ -651,7 +687,7 @@ function report(r: Results): string {
     `- **Runs.** ${r.config['runs']} timed runs per operation and tool (${r.config['bigRuns']} for the big file), interleaved: ostree then ingot in odd rounds, ingot then ostree in even ones. Reported: the median wall time (our own clock around the process; the targets are judged on it), the median CPU time (GNU \`time\` \`%U\` + \`%S\`, all threads), and the peak RSS, the largest \`%M\` over the runs (the whole process, all threads). CPU time is the steadier view on a shared machine: a commit's \`syncfs()\` also waits for whatever other processes left dirty on the same file system, which shows up in wall time only.`,
   );
   L.push(
-    '- **The ingot measured** is a frozen copy of its build, made when the run starts (the work tree\'s, or the git revision given as `INGOT_BENCH_REV`; see Machine), so that a rebuild during the run cannot change it. Both tools run with their defaults otherwise (ingot: one worker thread per core).',
+    '- **The ingot measured** is a frozen copy of its build, made when the run starts (the work tree\'s, or the git revision given as `INGOT_BENCH_REV`; see Machine), so that a rebuild during the run cannot change it. Both tools run with their defaults otherwise (ingot: one worker thread per core; for a commit into a bare-user or bare repository one content-storing worker beside the main thread).',
   );
   L.push('- **Units.** s = seconds of wall time; MB = 10^6 bytes (peak RSS as GNU `time` reports it, in KiB, converted).');
   L.push('- **Raw data** for every run is in bench/work/results.json (and in the table at the end).');

@@ -90,6 +90,13 @@ if [ "$tsc_ok" = no ]; then
   echo "bench: warning: ingot did not type-check (errors above); measuring the JavaScript tsc emitted anyway" >&2
 fi
 cp -a build/Release/ingot_sys.node "$SNAP/build/Release/"
+# The one-file bundle of the repo commands (scripts/bundle.mjs; `npm run build` makes it after
+# tsc), made from the snapshot's own dist/, so that bin/ingot.js starts as an installed ingot
+# does. A revision from before the bundle existed is measured without one.
+if [ -z "${INGOT_BENCH_REV:-}" ] || git cat-file -e "$rev:scripts/bundle.mjs" 2>/dev/null; then
+  echo "bench: bundling the repo commands (scripts/bundle.mjs)"
+  node scripts/bundle.mjs --root "$SNAP"
+fi
 # No TypeScript (.d.ts included) under bench/work: the project's tsconfig includes bench/**/*.ts.
 find "$SNAP" -name '*.ts' -delete
 export INGOT_BENCH_INGOT_ROOT="$SNAP"

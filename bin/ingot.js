@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/main.js';
+// The `ingot` command: dist/src/cli/launch.js picks the code to run (the repo group's bundle
+// when it is fresh, else dist/src/cli/main.js) and runs it.
+import { launch } from '../dist/src/cli/launch.js';
 
-main(process.argv).then(
+launch(process.argv).then(
   (code) => {
     process.exitCode = code;
   },

@@ -32,8 +32,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
-echo "setup: building (tsc)"
+echo "setup: building (tsc, then the one-file bundle of the repo commands)"
 npx tsc -p tsconfig.json
+node scripts/bundle.mjs
 
 # ostree with ed25519 signatures (Debian's build has none) for the signing interop tests.
 if [ "${1:-}" = "--peers" ]; then

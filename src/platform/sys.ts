@@ -39,6 +39,15 @@ export interface NativeSys {
    * objects are not linked but listed in `symlinks`; an unreadable or short xattr is a failure.
    */
   linkBatch(srcDir: string, srcNames: string[], dstDir: string, dstNames: string[], bareUser?: boolean): { index: number; code: string; symlinks: number[] };
+  // commit:
+  /**
+   * Compresses bytes [0, size) of srcFd into one raw DEFLATE stream written to outFd at its
+   * position, `threads` chunks of `chunkSize` bytes at a time (libdeflate `level`, chunks joined
+   * into one valid stream), and hashes prefix || those bytes with SHA-256 on the way.
+   * `stored` is the number of compressed bytes written; `shortAt` is -1, or the offset where
+   * the file ended early (then the output is incomplete). Other failures throw errno Errors.
+   */
+  deflateFile(srcFd: number, outFd: number, size: number, prefix: Buffer, level: number, threads: number, chunkSize: number): { digest: string; stored: number; shortAt: number };
 }
 
 let cached: NativeSys | undefined;

@@ -57,6 +57,10 @@ export async function checkout(repo: Repo, rev: string, dest: string, opts: Chec
       });
     }
     const result: CheckoutResult = { commit, destination, files: 0, dirs: 0, hardlinked: 0, copied: 0, symlinks: 0 };
+    if (target.kind === 'dir' && !opts.union && canLinkInline(repo, ctx)) {
+      const fast = nativeTreeCheckout(repo, target.tree, target.meta, destination, ctx, opts.threads);
+      if (fast) return { ...result, ...fast };
+    }
     // Hardlinks are made inline (a link(2) costs less than a message to a worker); copies and
     // decompression go to worker threads, created only when needed.
     const linker = canLinkInline(repo, ctx) ? new InlineLinker(repo, ctx) : null;
@@ -130,6 +134,48 @@ export async function checkout(repo: Repo, rev: string, dest: string, opts: Chec
     for (let i = dirMetas.length - 1; i >= 0; i--) applyDirMeta(dirMetas[i]!.path, dirMetas[i]!.meta, !!opts.userMode);
     return result;
   });
+}
+
+interface TreeCheckoutSys {
+  checkoutTree(
+    objectsDir: string,
+    tree: string,
+    meta: string,
+    dest: string,
+    opts: { bareUser: boolean; userMode: boolean; threads: number },
+  ): { ok: true; files: number; dirs: number; hardlinked: number; symlinks: number } | { ok: false; created: boolean; code: string; syscall: string; path: string };
+}
+
+/**
+ * The whole hardlink checkout of a tree in one native call (native/ingot_sys.c, checkoutTree):
+ * it parses the dirtree and dirmeta objects, creates the directories, links the files and sets
+ * the directories' metadata with no JavaScript per entry. It handles only what it can do
+ * exactly as the general path below would; on anything else (a malformed object, a missing
+ * one, a link refused across devices, an existing destination...) it stops, and what it made
+ * (only a new destination, still mode 0700 throughout) is removed here, so that the general
+ * path runs from scratch and reports or handles the problem. Returns null in that case, or
+ * when the addon predates checkoutTree, or when INGOT_CHECKOUT_NATIVE=0.
+ */
+function nativeTreeCheckout(
+  repo: Repo,
+  tree: Checksum,
+  meta: Checksum,
+  destination: string,
+  ctx: CheckoutContext,
+  threads: number | undefined,
+): Pick<CheckoutResult, 'files' | 'dirs' | 'hardlinked' | 'symlinks'> | null {
+  if (process.env['INGOT_CHECKOUT_NATIVE'] === '0') return null;
+  const native = sys() as unknown as Partial<TreeCheckoutSys>;
+  if (typeof native.checkoutTree !== 'function') return null;
+  const r = native.checkoutTree(path.join(repo.path, 'objects'), tree, meta, destination, {
+    bareUser: repo.mode === 'bare-user',
+    userMode: ctx.userMode,
+    threads: threads ?? Math.min(4, defaultThreads()),
+  });
+  if (r.ok) return { files: r.files, dirs: r.dirs, hardlinked: r.hardlinked, symlinks: r.symlinks };
+  if (process.env['INGOT_DEBUG']) process.stderr.write(`checkout: native path stopped (${r.code} in ${r.syscall} '${r.path}'); taking the general path\n`);
+  if (r.created) fs.rmSync(destination, { recursive: true, force: true });
+  return null;
 }
 
 function canLinkInline(repo: Repo, ctx: CheckoutContext): boolean {
