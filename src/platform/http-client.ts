@@ -48,6 +48,23 @@ export class HttpClient {
     this.stallMs = opts.stallMs ?? 30000;
   }
 
+  /** The last http(s) origin parsed: URLs under it with plain path characters skip the URL parser. */
+  private origin: { prefix: string; base: URL } | null = null;
+
+  /**
+   * A URL object for `url` without running the WHATWG parser, when `url` is the last origin
+   * followed by a path that needs no normalising (a pull asks for thousands of
+   * `objects/XX/REST.EXT` on one host). Null sends the caller to `new URL`.
+   */
+  private fastPath(url: string): URL | null {
+    const o = this.origin;
+    if (!o || !url.startsWith(o.prefix)) return null;
+    const rest = url.slice(o.prefix.length);
+    // Plain characters only, and no empty, `.` or `..` segment (the parser would rewrite those).
+    if (!/^[A-Za-z0-9_~.\/-]*$/.test(rest) || /(?:^|\/)\.{0,2}(?:\/|$)/.test(rest)) return null;
+    return { protocol: o.base.protocol, hostname: o.base.hostname, port: o.base.port, pathname: `/${rest}`, search: '', username: o.base.username, password: o.base.password } as URL;
+  }
+
   /** GET `url`. Resolves once the response headers arrived (after following redirects). */
   get(url: string, headers: Record<string, string> = {}): Promise<HttpResponse> {
     return this.open(url, headers, 0);
@@ -61,10 +78,15 @@ export class HttpClient {
 
   private open(url: string, headers: Record<string, string>, hops: number): Promise<HttpResponse> {
     let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      return Promise.reject(new IngotError('INVALID_ARGUMENT', `'${url}' is not a valid URL`, { hint: 'use http://HOST/PATH, https://... or file:///PATH' }));
+    const fast = this.fastPath(url);
+    if (fast) u = fast;
+    else {
+      try {
+        u = new URL(url);
+      } catch {
+        return Promise.reject(new IngotError('INVALID_ARGUMENT', `'${url}' is not a valid URL`, { hint: 'use http://HOST/PATH, https://... or file:///PATH' }));
+      }
+      if (u.protocol === 'http:' || u.protocol === 'https:') this.origin = { prefix: `${u.protocol}//${u.host}/`, base: u };
     }
     if (u.protocol === 'file:') return openFile(u, headers);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') {
@@ -72,8 +94,17 @@ export class HttpClient {
     }
     const mod = u.protocol === 'https:' ? https : http;
     const agent = u.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
+    const options: http.RequestOptions = {
+      protocol: u.protocol,
+      hostname: u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname,
+      port: u.port,
+      path: `${u.pathname}${u.search}`,
+      agent,
+      headers: { 'User-Agent': 'ingot', ...headers },
+    };
+    if (u.username || u.password) options.auth = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
     return new Promise<HttpResponse>((resolve, reject) => {
-      const req = mod.get(u, { agent, headers: { 'User-Agent': 'ingot', ...headers } }, (res) => {
+      const req = mod.get(options, (res) => {
         const status = res.statusCode ?? 0;
         const location = res.headers.location;
         if (!REDIRECTS.has(status) || !location) {
@@ -85,7 +116,7 @@ export class HttpClient {
         res.resume();
         let next: URL;
         try {
-          next = new URL(location, u);
+          next = new URL(location, url);
         } catch {
           reject(sysError(`${url}: redirected to an invalid location '${location}'`, 'EREDIRECT'));
           return;

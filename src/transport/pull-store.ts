@@ -24,9 +24,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { createHash, type Hash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import { IngotError, errnoCode, ioError } from '../core/errors.js';
-import type { ErrorCode } from '../core/codes.js';
 import type { Checksum } from '../core/checksum.js';
 import {
   decodeFilezHeader,
@@ -207,6 +205,11 @@ export class PullStaging {
     this.trusted.add(`${checksum}.${ext}`);
   }
 
+  /** Records an object that a content worker wrote to `target()` (and verified) in this run. */
+  trust(checksum: string, ext: StagedExt): void {
+    this.trusted.add(`${checksum}.${ext}`);
+  }
+
   /**
    * Whether `checksum.ext` is staged and valid. Objects found in a reused or another dead
    * staging are verified first (`verify` returns false for a bad one, which is then removed).
@@ -249,13 +252,6 @@ export class PullStaging {
     } catch (e) {
       throw ioError(e, 'cannot write', p);
     }
-    this.written(checksum, ext);
-  }
-
-  /** `stageBytes` on a worker thread (the main thread keeps serving the connections). */
-  async stageBytesOn(workers: StoreWorkers | null, checksum: string, ext: StagedExt, data: Uint8Array): Promise<void> {
-    if (!workers) return this.stageBytes(checksum, ext, data);
-    await workers.writeBytes(data, this.target(checksum, ext));
     this.written(checksum, ext);
   }
 
@@ -351,6 +347,29 @@ export function storeWholeFilez(mode: RepoMode, checksum: string, url: string, f
   }
   const compressed = filez.subarray(h.headerLength);
   const isLink = (h.mode & S_IFMT) === S_IFLNK;
+  const native = pullNative();
+  if (native && !isLink && mode !== 'bare' && h.size <= BigInt(WHOLE_DATA_LIMIT)) {
+    const bareUser = mode === 'bare-user';
+    try {
+      return native.pullStoreContent(
+        compressed,
+        Number(h.size),
+        encodeFileHeader(h),
+        checksum,
+        dest,
+        bareUser ? null : filez,
+        bareUser ? bareUserFileMode(h.mode) : 0o644,
+        bareUser ? 'user.ostreemeta' : null,
+        bareUser ? encodeUserMeta(h) : null,
+        bareUser,
+      );
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === 'EINFLATE') throw corrupt(url, checksum, `compressed data does not inflate to the declared ${h.size} bytes`, e);
+      if (code === 'ECHECKSUM') throw corrupt(url, checksum, `content checksum is ${(e as Error).message}`);
+      throw ioError(e, 'cannot write object', dest);
+    }
+  }
   let data: Buffer;
   if (isLink || (h.size === 0n && compressed.length === 0)) {
     if (h.size !== 0n) throw corrupt(url, checksum, `symlink header declares ${h.size} data bytes`);
@@ -388,6 +407,87 @@ export function storeWholeFilez(mode: RepoMode, checksum: string, url: string, f
   }
 }
 
+/** The native one-call path for a regular content object (native/ingot_sys.c, block `pull:`). */
+interface PullNative {
+  pullStoreContent(
+    compressed: Buffer,
+    size: number,
+    header: Buffer,
+    checksum: string,
+    dest: string,
+    body: Buffer | null,
+    fileMode: number,
+    xattrName: string | null,
+    xattrValue: Buffer | null,
+    zeroMtime: boolean,
+  ): number;
+  /** The same on the libuv thread pool (the buffers must stay unchanged until it settles). */
+  pullStoreContentAsync?(
+    compressed: Buffer,
+    size: number,
+    header: Buffer,
+    checksum: string,
+    dest: string,
+    body: Buffer | null,
+    fileMode: number,
+    xattrName: string | null,
+    xattrValue: Buffer | null,
+    zeroMtime: boolean,
+  ): Promise<number>;
+}
+
+let nativeStore: PullNative | null | undefined;
+
+/** The addon's pullStoreContent, or null when the addon was built without it (the JS path). */
+function pullNative(): PullNative | null {
+  if (nativeStore === undefined) {
+    const n = sys() as unknown as Partial<PullNative>;
+    nativeStore = typeof n.pullStoreContent === 'function' ? (n as PullNative) : null;
+  }
+  return nativeStore;
+}
+
+/** Whether content can be verified and written off the JavaScript thread (no worker threads needed). */
+export function asyncContentStore(): boolean {
+  return typeof pullNative()?.pullStoreContentAsync === 'function';
+}
+
+/**
+ * `storeWholeFilez` with the inflating, hashing and writing on the libuv thread pool when the
+ * addon has it (regular files into bare-user and archive repositories); else synchronously.
+ */
+export async function storeWholeFilezAsync(mode: RepoMode, checksum: string, url: string, filez: Buffer, dest: string): Promise<number> {
+  const native = pullNative();
+  if (!native?.pullStoreContentAsync || mode === 'bare') return storeWholeFilez(mode, checksum, url, filez, dest);
+  let h: FilezHeader;
+  try {
+    h = decodeFilezHeader(filez, `file object ${checksum}`);
+  } catch (e) {
+    throw corrupt(url, checksum, (e as Error).message, e);
+  }
+  if ((h.mode & S_IFMT) === S_IFLNK || h.size > BigInt(WHOLE_DATA_LIMIT)) return storeWholeFilez(mode, checksum, url, filez, dest);
+  const bareUser = mode === 'bare-user';
+  try {
+    return await native.pullStoreContentAsync(
+      filez.subarray(h.headerLength),
+      Number(h.size),
+      encodeFileHeader(h),
+      checksum,
+      dest,
+      bareUser ? null : filez,
+      bareUser ? bareUserFileMode(h.mode) : 0o644,
+      bareUser ? 'user.ostreemeta' : null,
+      bareUser ? encodeUserMeta(h) : null,
+      bareUser,
+    );
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === 'EINFLATE') throw corrupt(url, checksum, `compressed data does not inflate to the declared ${h.size} bytes`, e);
+    if (code === 'ECHECKSUM') throw corrupt(url, checksum, `content checksum is ${(e as Error).message}`);
+    throw ioError(e, 'cannot write object', dest);
+  }
+}
+
 /** Creates `p` exclusively, replacing a stale file of a killed run. */
 function openExclusive(p: string): number {
   const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
@@ -400,59 +500,18 @@ function openExclusive(p: string): number {
   }
 }
 
-/** Runs `storeWholeFilez` on worker threads so that the main thread keeps serving sockets. */
-export class StoreWorkers {
-  private workers: Worker[] = [];
-  private next = 0;
-  private seq = 1;
-  private readonly pending = new Map<number, { resolve: (n: number) => void; reject: (e: unknown) => void }>();
-  private failed: unknown = null;
+/** Where a content sink puts its object: the staged name, and the note that it is complete. */
+export interface StageTarget {
+  target(checksum: string, ext: StagedExt): string;
+  written(checksum: string, ext: StagedExt): void;
+}
 
-  constructor(threads: number) {
-    const url = new URL('./pull-worker.js', import.meta.url);
-    for (let i = 0; i < threads; i++) {
-      const w = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 } });
-      w.on('message', (m: { id: number; stored?: number; error?: { code: string; message: string; hint?: string; data?: Record<string, unknown> } }) => {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (m.error) p.reject(new IngotError(m.error.code as ErrorCode, m.error.message, { hint: m.error.hint, data: m.error.data }));
-        else p.resolve(m.stored ?? 0);
-      });
-      w.on('error', (e) => {
-        this.failed = e;
-        for (const p of this.pending.values()) p.reject(e);
-        this.pending.clear();
-      });
-      this.workers.push(w);
-    }
-  }
-
-  store(mode: RepoMode, checksum: string, url: string, filez: Uint8Array, dest: string): Promise<number> {
-    return this.post({ op: 'filez', mode, checksum, url, filez, dest }, filez);
-  }
-
-  /** Writes verified metadata bytes to `dest` (through `dest.part`). */
-  writeBytes(data: Uint8Array, dest: string): Promise<number> {
-    const copy = new Uint8Array(data.length);
-    copy.set(data);
-    return this.post({ op: 'bytes', filez: copy, dest }, copy);
-  }
-
-  private post(job: Record<string, unknown>, transfer: Uint8Array): Promise<number> {
-    if (this.failed) return Promise.reject(this.failed);
-    const id = this.seq++;
-    const w = this.workers[this.next++ % this.workers.length]!;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      w.postMessage({ id, ...job }, [transfer.buffer as ArrayBuffer]);
-    });
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers = [];
-  }
+/** The staging directory `dir` as a content worker sees it (the main thread keeps the bookkeeping). */
+export function stageTarget(dir: string): StageTarget {
+  return {
+    target: (checksum, ext) => flatPath(dir, checksum, ext),
+    written: () => failpoint('pull-stage-object'),
+  };
 }
 
 /**
@@ -475,11 +534,10 @@ export class ContentSink implements StreamSink {
   storedSize = 0;
 
   constructor(
-    private readonly staging: PullStaging,
+    private readonly staging: StageTarget,
     private readonly mode: RepoMode,
     readonly checksum: Checksum,
     private readonly url: string,
-    private readonly workers: StoreWorkers | null,
   ) {}
 
   get offset(): number {
@@ -512,28 +570,22 @@ export class ContentSink implements StreamSink {
 
   async end(): Promise<void> {
     if (this.inflate) return this.endStreaming();
-    // Whole body: copied into its own ArrayBuffer, handed to a worker (transferred).
-    const filez = new Uint8Array(this.received);
-    let off = 0;
-    for (const c of this.chunks) {
-      filez.set(c, off);
-      off += c.length;
-    }
+    // Whole body (this runs on a content worker thread: inflating inline is fine).
+    const filez = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.received);
     this.chunks = [];
     if (filez.length >= 16) {
-      const hlen = 8 + Buffer.from(filez.buffer, 0, 4).readUInt32BE(0);
+      const hlen = 8 + filez.readUInt32BE(0);
       if (hlen <= filez.length && filez.length - hlen < WHOLE_LIMIT) {
-        const size = Buffer.from(filez.buffer, 8, 8).readBigUInt64BE(0);
+        const size = filez.readBigUInt64BE(8);
         if (size > BigInt(WHOLE_DATA_LIMIT)) {
-          this.chunks = [Buffer.from(filez.buffer)];
+          this.chunks = [filez];
           await this.startStreaming();
           return this.endStreaming();
         }
       }
     }
     const dest = this.staging.target(this.checksum, this.ext);
-    if (this.workers) this.storedSize = await this.workers.store(this.mode, this.checksum, this.url, filez, dest);
-    else this.storedSize = storeWholeFilez(this.mode, this.checksum, this.url, Buffer.from(filez.buffer), dest);
+    this.storedSize = await storeWholeFilezAsync(this.mode, this.checksum, this.url, filez, dest);
     this.staging.written(this.checksum, this.ext);
   }
 

@@ -14,8 +14,11 @@
  *    local ref's is refused unless `allowDowngrade`).
  * 3. `state/COMMIT.commitpartial` is written; objects go to the pull's staging directory
  *    (pull-store.ts), only those not already in the repository, many in flight, each verified
- *    while it streams. A pull killed at any point leaves the staging; the next pull of the
- *    same commit verifies what is staged and fetches only the rest.
+ *    while it streams. The main thread walks the dirtrees; content objects go, in batches, to
+ *    content slots (pull-workers.ts: the main thread's own and worker threads) that each fetch,
+ *    verify and write their own on their own connections, while the walk goes on. A pull killed at any point leaves the
+ *    staging; the next pull of the same commit verifies what is staged and fetches only the
+ *    rest.
  * 4. syncfs, publish the staged objects (commit last), syncfs, delete the commitpartial
  *    marker, and last write `refs/remotes/REMOTE/REF`.
  */
@@ -54,7 +57,8 @@ import {
   parseRemoteSummary,
   type RemoteSummary,
 } from './pull-plan.js';
-import { ContentSink, PullStaging, StoreWorkers, verifyStagedContent, verifyStagedMetadata, type StagedExt } from './pull-store.js';
+import { PullStaging, asyncContentStore, verifyStagedContent, verifyStagedMetadata, type StagedExt } from './pull-store.js';
+import { ContentWorkers } from './pull-workers.js';
 import { tryDeltaPull, type DeltaUse } from './pull-delta.js';
 
 export interface PullProgress {
@@ -129,7 +133,6 @@ export interface PullResult {
 }
 
 const SUMMARY_MAX = 128 * 1024 * 1024;
-const CONTENT_MAX = 64 * 1024 * 1024 * 1024;
 
 interface Ctx {
   repo: Repo;
@@ -141,7 +144,9 @@ interface Ctx {
   progress: PullProgress;
   /** Objects fetched for the ref being pulled. */
   fetched: number;
-  workers: StoreWorkers | null;
+  workers: ContentWorkers | null;
+  /** Object prefix directories (`objects/XX`) known to be absent: no lstat per object there. */
+  absentPrefixes: Map<string, boolean>;
 }
 
 function report(ctx: Ctx): void {
@@ -179,14 +184,14 @@ export async function pull(repo: Repo, remoteName: string, refs: string[], opts:
   };
   const meta = new Fetcher(remote.url, fopts);
   const content = remote.contentUrl ? new Fetcher(remote.contentUrl, fopts) : meta;
-  const ctx: Ctx = { repo, remote, meta, content, opts, keys, progress, fetched: 0, workers: null };
+  const ctx: Ctx = { repo, remote, meta, content, opts, keys, progress, fetched: 0, workers: null, absentPrefixes: new Map() };
   try {
     const summary = await fetchSummaryAndConfig(ctx);
     const results: PullRefResult[] = [];
     await repo.withLock('shared', async () => {
       for (const r of refs) results.push(await pullOne(ctx, summary, r));
     });
-    const stats = [meta.stats, ...(content !== meta ? [content.stats] : [])];
+    const stats = [meta.stats, ...(content !== meta ? [content.stats] : []), ...(ctx.workers ? [ctx.workers.stats] : [])];
     return {
       remote: remote.name,
       url: remote.url,
@@ -299,6 +304,8 @@ async function pullOne(ctx: Ctx, summary: RemoteSummary | null, ref: string): Pr
     return result;
   }
   const bytesBefore = ctx.progress.bytes;
+  // The content threads start while the commit is fetched and checked.
+  if (!opts.dryRun && !opts.commitMetadataOnly) startWorkers(ctx);
 
   // The commit and its detached metadata; the signature is checked before anything is staged.
   const commitUrl = ctx.content.url(objectRelPath(c, 'commit'));
@@ -344,7 +351,7 @@ async function pullOne(ctx: Ctx, summary: RemoteSummary | null, ref: string): Pr
     report(ctx);
     ctx.fetched = 0;
     if (!opts.commitMetadataOnly) {
-      ctx.workers ??= new StoreWorkers(storeThreads());
+      startWorkers(ctx);
       if (opts.deltas !== false && repo.mode !== 'archive' && !complete) {
         const from = localPrev && !repo.isCommitPartial(localPrev.checksum) ? localPrev.checksum : null;
         staging.ensureAllDirs();
@@ -366,6 +373,7 @@ async function pullOne(ctx: Ctx, summary: RemoteSummary | null, ref: string): Pr
     failpoint('pull-before-publish');
     syncFs(repo.path);
     staging.publish();
+    ctx.absentPrefixes.clear();
     syncFs(repo.path);
     if (!opts.commitMetadataOnly || complete) {
       if (fs.existsSync(partialPath)) {
@@ -397,10 +405,26 @@ async function fetchParent(ctx: Ctx, staging: PullStaging, c: Checksum): Promise
   return decodeCommit(bytes, `commit ${c}`);
 }
 
-/** Worker threads that verify and write content: INGOT_THREADS, else the cores (at most 4). */
+function startWorkers(ctx: Ctx): void {
+  ctx.workers ??= new ContentWorkers(storeThreads(), {
+    baseUrl: ctx.content.baseUrl,
+    concurrency: ctx.opts.concurrency ?? 16,
+    retries: ctx.opts.retries ?? 5,
+    stallMs: ctx.opts.stallTimeoutMs ?? 30000,
+  });
+}
+
+/**
+ * Content slots (the main thread's own and worker threads, each fetching, verifying and writing
+ * content): INGOT_THREADS, else 1 when the addon verifies and writes content on the libuv
+ * thread pool (the main thread then only parses HTTP), else the cores (at most 4). Every extra
+ * thread costs its own isolate and JIT warm-up (some 0.5 s of CPU for a pull of thousands of
+ * objects).
+ */
 function storeThreads(): number {
   const env = Number(process.env['INGOT_THREADS']);
   if (Number.isInteger(env) && env > 0) return env;
+  if (asyncContentStore()) return 1;
   return Math.max(1, Math.min(4, os.availableParallelism()));
 }
 
@@ -411,66 +435,99 @@ function extFor(ctx: Ctx, type: ObjectType): StagedExt {
 
 /** In objects/ or (verified) in a staging. */
 function present(ctx: Ctx, staging: PullStaging, checksum: string, type: ObjectType): boolean {
-  if (ctx.repo.hasObject(checksum, type)) return true;
+  const pre = checksum.slice(0, 2);
+  let absent = ctx.absentPrefixes.get(pre);
+  if (absent === undefined) {
+    // Only a missing prefix directory is remembered (objects appear there only at publish,
+    // and an object that another writer adds meanwhile is fetched once more, harmlessly).
+    absent = !fs.existsSync(`${ctx.repo.path}/objects/${pre}`);
+    ctx.absentPrefixes.set(pre, absent);
+  }
+  if (!absent && ctx.repo.hasObject(checksum, type)) return true;
   const ext = extFor(ctx, type);
   return staging.has(checksum, ext, (p) => (type === 'file' ? verifyStagedContent(p, checksum, ctx.repo.mode) : verifyStagedMetadata(p, checksum)));
 }
 
-type Item = { checksum: Checksum; type: 'dirtree' | 'dirmeta' | 'file' };
+type Item = { checksum: Checksum; type: 'dirtree' | 'dirmeta' };
 
-/** Fetches every object of the commit's tree that is neither in the repository nor staged. */
+/**
+ * Fetches every object of the commit's tree that is neither in the repository nor staged.
+ * The main thread walks the dirtrees (metadata first, many in flight); content objects go to
+ * the content workers as soon as a dirtree names them, so that content streams while the walk
+ * goes on.
+ */
 async function walkCommit(ctx: Ctx, staging: PullStaging, commit: Commit): Promise<void> {
+  const ext = extFor(ctx, 'file');
+  const files = ctx.workers!.session(staging.dir, ctx.repo.mode, {
+    staged: (checksums) => {
+      for (const c of checksums) staging.trust(c, ext);
+      ctx.fetched += checksums.length;
+      ctx.progress.objects += checksums.length;
+      report(ctx);
+    },
+    bytes: (n) => {
+      ctx.progress.bytes += n;
+    },
+  });
   const seen = new Set<string>();
   const metaQ: Item[] = [];
-  const fileQ: Item[] = [];
   const push = (it: Item): void => {
     const key = `${it.checksum}.${it.type}`;
     if (seen.has(key)) return;
     seen.add(key);
-    (it.type === 'file' ? fileQ : metaQ).push(it);
+    metaQ.push(it);
+  };
+  const addFile = (c: Checksum): void => {
+    const key = `${c}.file`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (present(ctx, staging, c, 'file')) return;
+    if (ctx.progress.bytesTotal === null) ctx.progress.objectsTotal++;
+    files.add(c);
   };
   push({ checksum: commit.rootMeta, type: 'dirmeta' });
   push({ checksum: commit.rootTree, type: 'dirtree' });
   const limit = (ctx.opts.concurrency ?? 16) * 2;
-  await new Promise<void>((resolve, reject) => {
-    let active = 0;
-    let failed: unknown = null;
-    const pump = (): void => {
-      while (failed === null && active < limit && (metaQ.length > 0 || fileQ.length > 0)) {
-        const it = metaQ.length > 0 ? metaQ.pop()! : fileQ.pop()!;
-        active++;
-        ensureObject(ctx, staging, it, push).then(
-          () => {
-            active--;
-            pump();
-          },
-          (e: unknown) => {
-            active--;
-            if (failed === null) failed = e;
-            pump();
-          },
-        );
-      }
-      if (active === 0) {
-        if (failed !== null) reject(failed);
-        else if (metaQ.length === 0 && fileQ.length === 0) resolve();
-      }
-    };
-    pump();
-  });
+  let walkError: unknown = null;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let active = 0;
+      let failed: unknown = null;
+      const pump = (): void => {
+        while (failed === null && files.error === null && active < limit && metaQ.length > 0) {
+          const it = metaQ.pop()!;
+          active++;
+          ensureMetadata(ctx, staging, it, push, addFile).then(
+            () => {
+              active--;
+              files.dispatch();
+              pump();
+            },
+            (e: unknown) => {
+              active--;
+              if (failed === null) failed = e;
+              pump();
+            },
+          );
+        }
+        if (active === 0) {
+          if (failed !== null) reject(failed);
+          else if (metaQ.length === 0 || files.error !== null) resolve();
+        }
+      };
+      pump();
+    });
+  } catch (e) {
+    walkError = e;
+    files.abort(e);
+  }
+  await files.finish();
+  if (walkError !== null) throw walkError;
 }
 
-async function ensureObject(ctx: Ctx, staging: PullStaging, it: Item, push: (it: Item) => void): Promise<void> {
+async function ensureMetadata(ctx: Ctx, staging: PullStaging, it: Item, push: (it: Item) => void, addFile: (c: Checksum) => void): Promise<void> {
   const { repo } = ctx;
   const rel = objectRelPath(it.checksum, it.type);
-  if (it.type === 'file') {
-    if (present(ctx, staging, it.checksum, 'file')) return;
-    if (ctx.progress.bytesTotal === null) ctx.progress.objectsTotal++;
-    const sink = new ContentSink(staging, repo.mode, it.checksum, ctx.content.url(rel), ctx.workers);
-    await ctx.content.fetchInto(rel, sink, { maxSize: CONTENT_MAX });
-    countFetched(ctx);
-    return;
-  }
   let bytes: Buffer | null = null;
   if (repo.hasObject(it.checksum, it.type)) {
     if (it.type === 'dirmeta') return;
@@ -489,7 +546,7 @@ async function ensureObject(ctx: Ctx, staging: PullStaging, it: Item, push: (it:
     } catch (e) {
       throw new IngotError('PULL_OBJECT_CORRUPT', `${url}: ${(e as Error).message}`, { cause: e, data: { url, checksum: it.checksum } });
     }
-    await staging.stageBytesOn(ctx.workers, it.checksum, it.type, bytes);
+    staging.stageBytes(it.checksum, it.type, bytes);
     countFetched(ctx);
     if (it.type === 'dirmeta') return;
   }
@@ -498,7 +555,7 @@ async function ensureObject(ctx: Ctx, staging: PullStaging, it: Item, push: (it:
     push({ checksum: d.meta, type: 'dirmeta' });
     push({ checksum: d.tree, type: 'dirtree' });
   }
-  for (const f of t.files) push({ checksum: f.checksum, type: 'file' });
+  for (const f of t.files) addFile(f.checksum);
 }
 
 function countFetched(ctx: Ctx): void {
