@@ -2,6 +2,8 @@
  * The compose planner (pure): a flattened manifest and the loaded repositories in, the package
  * set, what to download, the input hash and the next version out. No I/O happens here except
  * in `loadManifestRepos`, the helper that reads the repositories a manifest names.
+ * `planCompose` (plan-memo.ts) is the compose's entry point: it verifies the repositories, then
+ * takes the package set from the plan memo or resolves with the functions here.
  *
  * Input hash (hex SHA-256, stored as `ingot.input-hash`): the UTF-8 lines
  *   ingot input hash v1
@@ -166,7 +168,7 @@ export interface Selection {
 }
 
 /** Builds a plan from a chosen package set. Shared by the manifest and the lockfile planners. */
-export function buildPlan(source: ComposePlan['source'], lm: LoadedManifest, repos: LoadedRepos, selection: readonly Selection[], opts: PlanOptions = {}): ComposePlan {
+export function buildPlan(source: ComposePlan['source'], lm: LoadedManifest, repos: Pick<LoadedRepos, 'family' | 'arch' | 'downloadOf'>, selection: readonly Selection[], opts: PlanOptions = {}): ComposePlan {
   const packages: PlannedPackage[] = selection
     .map(({ candidate, reason, requiredBy }) => {
       const info = candidate.info;

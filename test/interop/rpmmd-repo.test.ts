@@ -29,6 +29,9 @@ import type { ErrorCode } from '../../src/core/codes.js';
 import { loadRpmMdRepo, rpmMdPackageInfo, type RpmMdEntry, type RpmMdPackage } from '../../src/sources/rpmmd/repo.js';
 import { loadRepos, type RepoSpec } from '../../src/sources/repos.js';
 import { resolve, checkSolution } from '../../src/sources/resolve/index.js';
+import { loadManifest } from '../../src/compose/manifest.js';
+import { planCompose } from '../../src/compose/plan-memo.js';
+import type { ComposePlan } from '../../src/compose/plan.js';
 import { FixtureServer } from '../http-fixture.js';
 import { cleanup, hashFile, INGOT, ROOT, run, runOk, tmpdir } from '../helpers.js';
 import { Gpg, runAsync, type GpgKey } from './repo-tools.js';
@@ -282,6 +285,28 @@ test('filelists.xml is fetched only when a file dependency needs a path primary 
   const r = resolve({ install: ['rx-richfile'] }, small.universe);
   assert.ok(r.ok, r.ok ? '' : r.explanation.join('\n'));
   assert.deepEqual(r.packages.map((p) => p.name), ['rx-data', 'rx-richfile']);
+});
+
+test('plan memo (rpm-md): a second plan of the same inputs comes from the memo and equals the resolved plan', async () => {
+  // rx-app needs a path only filelists lists: the memo must still give the same set.
+  const dir = path.join(work, 'memo-os');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'os.yaml');
+  fs.writeFileSync(file, `ref: test/rpm\nrepos:\n  - name: a\n    type: rpm-md\n    url: ${url('a')}\n    keyring: ${keyA.publicArmored}\narch: x86_64\npackages: [rx-app]\n`);
+  const lm = loadManifest(file);
+  const cacheDir = freshCache();
+  const data = (p: ComposePlan): unknown =>
+    JSON.parse(JSON.stringify({ hash: p.inputHash, downloads: p.downloads, packages: p.packages.map(({ candidate: c, ...x }) => ({ ...x, repo: c.repo, priority: c.priority ?? 0, size: c.downloadSize })) })) as unknown;
+  const off = await planCompose(lm, { cacheDir, noMemo: true });
+  assert.ok(off.plan.packages.some((p) => p.name === 'rx-helper'), 'the file dependency was resolved');
+  const miss = await planCompose(lm, { cacheDir });
+  const n0 = server.log.length;
+  const hit = await planCompose(lm, { cacheDir });
+  assert.deepEqual([off.memo, miss.memo, hit.memo], ['off', 'miss', 'hit']);
+  assert.deepEqual(data(hit.plan), data(off.plan));
+  assert.deepEqual(data(miss.plan), data(off.plan));
+  const paths = server.log.slice(n0).map((l) => l.path);
+  assert.deepEqual(paths.sort(), ['/a/repodata/repomd.xml', '/a/repodata/repomd.xml.asc'], 'a memo hit verifies repomd.xml and reads nothing else');
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ export class Universe {
   private readonly posCache = new WeakMap<DepAtom, readonly number[]>();
   private readonly negCache = new WeakMap<DepAtom, readonly number[]>();
 
-  private constructor(family: PackageFamily, opts: UniverseOptions, packages: Candidate[], leftOut: Map<string, { label: string; why: string }[]>) {
+  private constructor(family: PackageFamily, opts: UniverseOptions, packages: Candidate[], leftOut: Map<string, { label: string; why: string }[]>, versions: string[]) {
     this.family = family;
     this.arch = opts.arch;
     this.neutralArch = family === 'deb' ? 'all' : 'noarch';
@@ -104,7 +104,7 @@ export class Universe {
     this.leftOut = leftOut;
     this.versions = versionScheme(family);
     const n = packages.length;
-    this.version = new Array<string>(n);
+    this.version = versions;
     this.effArch = new Array<string>(n);
     this.multiArch = new Array<string>(n);
     this.priority = new Float64Array(n);
@@ -113,7 +113,6 @@ export class Universe {
     for (let id = 0; id < n; id++) {
       const c = packages[id]!;
       const p = c.info;
-      this.version[id] = formatVersion(p);
       this.effArch[id] = p.arch === this.neutralArch ? this.arch : p.arch;
       this.multiArch[id] = family === 'deb' ? (p.multiArch ?? 'no') : 'no';
       this.priority[id] = c.priority ?? 0;
@@ -141,10 +140,12 @@ export class Universe {
     const archs = new Set([opts.arch, neutral, ...(opts.foreignArchs ?? [])]);
     const scheme = versionScheme(family);
     const kept: Candidate[] = [];
+    const versions: string[] = [];
     const leftOut = new Map<string, { label: string; why: string }[]>();
     // The same name, version and architecture offered by several repositories is one package:
     // the copy from the highest-priority repository (the first one listed on a tie) stands for it.
-    const seen = new Map<string, number>();
+    // (Found among the kept packages of the same name: few per name, and no key string per package.)
+    const byName = new Map<string, number | number[]>();
     for (const c of candidates) {
       const p = c.info;
       if (p.family !== family) {
@@ -153,21 +154,30 @@ export class Universe {
           data: { package: p.name, family: p.family },
         });
       }
-      const label = `${p.name}-${formatVersion(p)}.${p.arch}`;
-      if (!archs.has(p.arch)) push(leftOut, p.name, { label, why: `architecture ${p.arch}` });
-      else if (!scheme.valid(formatVersion(p))) push(leftOut, p.name, { label, why: 'invalid version' });
+      const v = formatVersion(p);
+      if (!archs.has(p.arch)) push(leftOut, p.name, { label: `${p.name}-${v}.${p.arch}`, why: `architecture ${p.arch}` });
+      else if (!scheme.valid(v)) push(leftOut, p.name, { label: `${p.name}-${v}.${p.arch}`, why: 'invalid version' });
       else {
-        const key = `${p.name}\0${formatVersion(p)}\0${p.arch}`;
-        const at = seen.get(key);
+        const ids = byName.get(p.name);
+        let at: number | undefined;
+        if (ids !== undefined) {
+          for (const id of typeof ids === 'number' ? [ids] : ids) {
+            if (versions[id] === v && kept[id]!.info.arch === p.arch) at = id;
+          }
+        }
         if (at === undefined) {
-          seen.set(key, kept.length);
+          const id = kept.length;
+          if (ids === undefined) byName.set(p.name, id);
+          else if (typeof ids === 'number') byName.set(p.name, [ids, id]);
+          else ids.push(id);
           kept.push(c);
+          versions.push(v);
         } else if ((c.priority ?? 0) > (kept[at]!.priority ?? 0)) {
           kept[at] = c;
         }
       }
     }
-    return new Universe(family, opts, kept, leftOut);
+    return new Universe(family, opts, kept, leftOut, versions);
   }
 
   /** Preference order among candidates: repository priority, then version, then architecture (ascending = better). */

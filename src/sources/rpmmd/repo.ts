@@ -378,8 +378,19 @@ async function* plainChunks(file: string, href: string): AsyncGenerator<Uint8Arr
 
 const keyrings = new Map<string, Promise<RpmKeyring>>();
 
-/** Loads repomd.xml (verified when gpgcheck) and primary; filelists on demand. */
-export async function loadRpmMdRepo(spec: RpmMdRepoSpec, opts: { cacheDir: string; now?: Date }): Promise<RpmMdIndex> {
+/**
+ * An rpm-md repository whose repomd.xml was fetched and (when gpgcheck) verified: the data files
+ * it lists, with their checksums, known before any of them is read.
+ */
+export interface VerifiedRpmMdRepo {
+  spec: RpmMdRepoSpec;
+  mdUrl: string;
+  revision?: string;
+  data: RepomdData[];
+}
+
+/** Fetches repomd.xml and verifies its signature when gpgcheck is on. */
+export async function verifyRpmMdRepo(spec: RpmMdRepoSpec, opts: { now?: Date } = {}): Promise<VerifiedRpmMdRepo> {
   const mdUrl = join(spec.url, 'repodata/repomd.xml');
   const repomd = await fetchBuffer(mdUrl, { maxSize: 16 * 1024 * 1024 });
   if (!repomd) throw new IngotError('NOT_FOUND_REMOTE', `${mdUrl}: not found`, { data: { url: mdUrl } });
@@ -405,6 +416,12 @@ export async function loadRpmMdRepo(spec: RpmMdRepoSpec, opts: { cacheDir: strin
     await verifyDetachedRelease(mdUrl, repomd, sig, await kr, opts.now ?? new Date());
   }
   const md = parseRepomd(repomd.toString('utf8'), mdUrl);
+  return { spec, mdUrl, ...(md.revision !== undefined && { revision: md.revision }), data: md.data };
+}
+
+/** Reads primary (through the digest-keyed cache) of a verified rpm-md repository; filelists on demand. */
+export async function loadRpmMdIndexes(md: VerifiedRpmMdRepo, opts: { cacheDir: string }): Promise<RpmMdIndex> {
+  const { spec, mdUrl } = md;
   const cache = new PackageCache(path.join(opts.cacheDir, 'indexes'));
   const fetchData = async (type: string): Promise<{ file: string; href: string } | null> => {
     const d = md.data.find((x) => x.type === type);
@@ -433,6 +450,11 @@ export async function loadRpmMdRepo(spec: RpmMdRepoSpec, opts: { cacheDir: strin
       return lists;
     },
   };
+}
+
+/** Loads repomd.xml (verified when gpgcheck) and primary; filelists on demand. */
+export async function loadRpmMdRepo(spec: RpmMdRepoSpec, opts: { cacheDir: string; now?: Date }): Promise<RpmMdIndex> {
+  return loadRpmMdIndexes(await verifyRpmMdRepo(spec, opts), opts);
 }
 
 const FLAG_OPS: Record<string, RelOp> = { EQ: '=', LT: '<', LE: '<=', GT: '>', GE: '>=' };
