@@ -19,7 +19,13 @@
 #                     the same with CACHEDIR/pkgcache-repo removed first (untimed): every
 #                     package is read and unpacked into the tree cache by the compose;
 #   ingot unchanged   the same compose again on that repository (no commit is made);
-#   ingot one change  then `minbase-less.yaml` (the same plus `less`): one package more;
+#   ingot one change  then `minbase-less.yaml` (the same plus `less`): one package more, composed
+#                     incrementally (the full compose's configured root, kept in the package
+#                     cache, upgraded by the tree's own dpkg; see docs/cli.md);
+#   ingot one upgrade then `minbase-less-up.yaml`: the same with `less` upgraded to a newer
+#                     version (Debian's .deb rebuilt with the version `VERSION+ingot1`, in a
+#                     local unsigned repository beside the archive): prerm upgrade, unpack,
+#                     postinst configure OLD;
 #   peer full         `mmdebstrap --mode=root --variant=minbase bookworm DIR
 #                     "deb [trusted=yes] copy://MIRROR bookworm main"` from a local mirror made of
 #                     ingot's cached .debs (Packages written by dpkg-scanpackages with the
@@ -30,7 +36,7 @@
 # that mmdebstrap installed exactly ingot's package set.
 #
 # Environment (all optional):
-#   INGOT_BENCH_RUNS=5                    timed runs per operation
+#   INGOT_BENCH_RUNS=3                    timed runs per operation
 #   INGOT_BENCH_COMPOSE_WORK=bench/work/compose   repositories, trees, mirror and raw results
 #   INGOT_BENCH_COMPOSE_CACHE=DIR         ingot's package cache (default WORK/cache; the first
 #                                         run fills it from the network)
@@ -40,7 +46,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-RUNS=${INGOT_BENCH_RUNS:-5}
+RUNS=${INGOT_BENCH_RUNS:-3}
 WORK=${INGOT_BENCH_COMPOSE_WORK:-bench/work/compose}
 case "$WORK" in /*) ;; *) WORK="$ROOT/$WORK" ;; esac
 CACHE=${INGOT_BENCH_COMPOSE_CACHE:-$WORK/cache}
@@ -97,6 +103,23 @@ const cold = med('ingot-full-cold');
 if (of('ingot-full-cold').length) lines.push(`| full compose, package tree cache cold (every package unpacked into it by this compose) | ${f(cold)} | ${f(peerWall)} | ${(cold / peerWall).toFixed(2)} | (information) | | ${f(med('ingot-full-cold', 'cpu'))} / ${f(peerCpu)} | ${mb(Math.max(...of('ingot-full-cold').map((r) => r.rss)))} / ${mb(peerRss)} |`);
 lines.push(`| unchanged recompose (no commit) | ${f(unchanged)} | | | < 2 s | ${met(unchanged < 2)} | ${f(med('ingot-unchanged', 'cpu'))} | ${mb(Math.max(...of('ingot-unchanged').map((r) => r.rss)))} |`);
 lines.push(`| one-package change (+ less), on the repository of the full compose | ${f(change)} | | ${(change / full).toFixed(2)} of a full compose | < 0.2 of a full compose | ${met(change / full < 0.2)} | ${f(med('ingot-one-change', 'cpu'))} | ${mb(Math.max(...of('ingot-one-change').map((r) => r.rss)))} |`);
+const upgrade = med('ingot-one-upgrade');
+if (of('ingot-one-upgrade').length) lines.push(`| one-package upgrade (less → a newer version), after the change | ${f(upgrade)} | | ${(upgrade / full).toFixed(2)} of a full compose | < 0.2 of a full compose | ${met(upgrade / full < 0.2)} | ${f(med('ingot-one-upgrade', 'cpu'))} | ${mb(Math.max(...of('ingot-one-upgrade').map((r) => r.rss)))} |`);
+// The compose's own part: from the end of the plan step to the end (the step log of the
+// untimed runs below), and the same ratio.
+const afterPlan = (ph) => {
+  const t = (re) => { const l = (ph ?? []).find((x) => re.test(x)); return l ? Number(l.trim().split(/\s+/)[0]) : NaN; };
+  return t(/ commit: [0-9a-f]{64} on /) - t(/ plan: /);
+};
+const apFull = afterPlan(facts.phases);
+const apChange = afterPlan(facts.phasesChange);
+const apUp = afterPlan(facts.phasesUpgrade);
+if (Number.isFinite(apFull) && Number.isFinite(apChange)) {
+  lines.push('');
+  lines.push(`After the plan step (the compose's own steps: fetch, build root, scripts, normalize, commit; from the step logs below, one untimed run each, the work directory's removal not included): full ${apFull.toFixed(1)} s, one change ${apChange.toFixed(1)} s (${(apChange / apFull).toFixed(2)} of the full)${Number.isFinite(apUp) ? `, one upgrade ${apUp.toFixed(1)} s (${(apUp / apFull).toFixed(2)})` : ''}.`);
+}
+lines.push('');
+lines.push('The change and the upgrade are incremental composes: the full compose kept its configured root (after the maintainer scripts, before the OSTree layout) in the package cache, as hard links to the cached package trees; the next compose checks it out, lets the tree\'s own dpkg install or upgrade the one package in the bubblewrap sandbox over an overlay (`dpkg --unpack`, `--configure --pending`: prerm upgrade, preinst upgrade, postinst configure OLD, triggers), keeps the new root by taking the folders dpkg did not touch from the old one, and commits taking the untouched folders of /usr from the previous commit (docs/cli.md, `ingot compose tree`). The full compose includes keeping its root (the `state:` step below).');
 lines.push('');
 lines.push(`Peer parts (medians): mmdebstrap ${f(med('mmdebstrap'))} s, removing the device nodes ${f(med('peer-rm-dev'))} s, ostree commit ${f(med('ostree-commit'))} s.`);
 lines.push('');
@@ -117,6 +140,14 @@ if (facts.phasesChange && facts.phasesChange.length) {
   lines.push('');
   lines.push('```');
   for (const p of facts.phasesChange) lines.push(p);
+  lines.push('```');
+}
+if (facts.phasesUpgrade && facts.phasesUpgrade.length) {
+  lines.push('');
+  lines.push('And the one-package upgrade (less → a newer version) on top of that:');
+  lines.push('');
+  lines.push('```');
+  for (const p of facts.phasesUpgrade) lines.push(p);
   lines.push('```');
 }
 lines.push('');
@@ -192,6 +223,27 @@ rm -rf "$WORK/warm"
 "${INGOT[@]}" repo init --repo "$WORK/warm" --mode archive >/dev/null
 "${INGOT[@]}" compose tree "$WORK/minbase.yaml" --repo "$WORK/warm" --cachedir "$CACHE" >/dev/null
 "${INGOT[@]}" compose tree "$WORK/minbase-less.yaml" --repo "$WORK/warm" --cachedir "$CACHE" >/dev/null
+
+# The upgrade: Debian's less rebuilt with a higher version, in a local repository.
+log "writing the local repository with a newer less"
+less_deb=$(node -e 'const l=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).packages.find(p=>p.name==="less");const h=l.digest.split(":")[1];console.log(process.argv[2]+"/packages/sha256/"+h.slice(0,2)+"/"+h)' "$WORK/minbase-less.lock.json" "$CACHE")
+rm -rf "$WORK/local"
+mkdir -p "$WORK/local/pool" "$WORK/local/dists/local/main/binary-amd64"
+dpkg-deb -R "$less_deb" "$WORK/local/x"
+sed -i 's/^Version: .*/&+ingot1/' "$WORK/local/x/DEBIAN/control"
+dpkg-deb --build --root-owner-group "$WORK/local/x" "$WORK/local/pool/less-up.deb" >/dev/null
+rm -rf "$WORK/local/x"
+(
+  cd "$WORK/local"
+  dpkg-scanpackages --multiversion pool >dists/local/main/binary-amd64/Packages 2>/dev/null
+  o() { printf -- '-o\nAPT::FTPArchive::Release::%s=%s\n' "$1" "$2"; }
+  mapfile -t opts < <(o Suite local; o Architectures amd64; o Components main)
+  apt-ftparchive "${opts[@]}" release dists/local >Release.tmp
+  mv Release.tmp dists/local/Release
+)
+REPOS_UP=$(printf '%s\n' "$REPOS" | sed 's/^arch: amd64$/  - name: local\n    type: apt\n    url: local\n    suites: [local]\n    gpgcheck: false\narch: amd64/')
+printf 'ref: %s\n%s\npackages: [apt, less]\n' "$REF" "$REPOS_UP" >"$WORK/minbase-less-up.yaml"
+"${INGOT[@]}" compose tree "$WORK/minbase-less-up.yaml" --repo "$WORK/warm" --cachedir "$CACHE" >/dev/null
 rm -rf "$WORK/warm"
 
 # 2. A local mirror of exactly the minbase set, made from ingot's cache. Priorities and
@@ -259,7 +311,10 @@ for run in $(seq 1 "$RUNS"); do
   measure ingot-full "$run" "${INGOT[@]}" compose tree "$WORK/minbase.yaml" --repo "$WORK/r-ingot" --cachedir "$CACHE"
   measure ingot-unchanged "$run" "${INGOT[@]}" compose tree "$WORK/minbase.yaml" --repo "$WORK/r-ingot" --cachedir "$CACHE"
   grep -q '^unchanged: ' "$WORK/ingot-unchanged.log" || die "the unchanged recompose made a commit"
+  full_commit=$(ostree --repo="$WORK/r-ingot" rev-parse "$REF")
   measure ingot-one-change "$run" "${INGOT[@]}" compose tree "$WORK/minbase-less.yaml" --repo "$WORK/r-ingot" --cachedir "$CACHE"
+  change_commit=$(ostree --repo="$WORK/r-ingot" rev-parse "$REF")
+  measure ingot-one-upgrade "$run" "${INGOT[@]}" compose tree "$WORK/minbase-less-up.yaml" --repo "$WORK/r-ingot" --cachedir "$CACHE"
 
   rm -rf "$WORK/mm" "$WORK/r-ostree"
   measure mmdebstrap "$run" mmdebstrap --quiet --mode=root --variant=minbase bookworm "$WORK/mm" "$MIRROR_LINE"
@@ -269,16 +324,25 @@ for run in $(seq 1 "$RUNS"); do
 
   if [ "$run" = 1 ]; then
     mm=$(dpkg-query --admindir "$WORK/mm/var/lib/dpkg" -W -f '${Package} ${Version} ${Architecture}\n' | sort)
-    ig=$("${INGOT[@]}" --json db list --repo "$WORK/r-ingot" "$REF^" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).packages.map(p=>`${p.name} ${p.evr} ${p.arch}`).sort().join("\n")))')
+    ig=$("${INGOT[@]}" --json db list --repo "$WORK/r-ingot" "$full_commit" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).packages.map(p=>`${p.name} ${p.evr} ${p.arch}`).sort().join("\n")))')
     if [ "$mm" = "$ig" ]; then
       checks+=("mmdebstrap installed exactly ingot's package set: $(printf '%s\n' "$mm" | wc -l) packages, the same versions")
     else
       checks+=("package sets DIFFER: $(diff <(printf '%s\n' "$mm") <(printf '%s\n' "$ig") | grep '^[<>]' | head -5 | tr '\n' ' ')")
     fi
     count() { ostree --repo="$1" ls -R "$2" | awk '$1 ~ /^-/ {f++} $1 ~ /^l/ {l++} $1 ~ /^d/ {d++} END {printf "%d regular files, %d symlinks, %d directories", f, l, d}'; }
-    checks+=("ingot's commit: $(count "$WORK/r-ingot" "$REF^"); the peer's: $(count "$WORK/r-ostree" "$REF") (ingot's tree is deployable: /etc in /usr/etc, /var as tmpfiles.d, the dpkg database in /usr/lib/sysimage/dpkg)")
-    d=$("${INGOT[@]}" --json db diff --repo "$WORK/r-ingot" "$REF" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const x=JSON.parse(s);console.log(`added ${x.added.map(p=>p.name).join(",")||"-"}; removed ${x.removed.length}; upgraded ${x.upgraded.length}; downgraded ${x.downgraded.length}; changed ${x.changed.length}`)})')
+    checks+=("ingot's commit: $(count "$WORK/r-ingot" "$full_commit"); the peer's: $(count "$WORK/r-ostree" "$REF") (ingot's tree is deployable: /etc in /usr/etc, /var as tmpfiles.d, the dpkg database in /usr/lib/sysimage/dpkg)")
+    d=$("${INGOT[@]}" --json db diff --repo "$WORK/r-ingot" "$full_commit" "$change_commit" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const x=JSON.parse(s);console.log(`added ${x.added.map(p=>p.name).join(",")||"-"}; removed ${x.removed.length}; upgraded ${x.upgraded.length}; downgraded ${x.downgraded.length}; changed ${x.changed.length}`)})')
     checks+=("the one-package change: ingot db diff shows $d")
+    u=$("${INGOT[@]}" --json db diff --repo "$WORK/r-ingot" "$change_commit" "$REF" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const x=JSON.parse(s);console.log(`upgraded ${x.upgraded.map(p=>`${p.name} ${p.from} -> ${p.to}`).join(",")||"-"}; added ${x.added.length}; removed ${x.removed.length}; downgraded ${x.downgraded.length}; changed ${x.changed.length}`)})')
+    checks+=("the one-package upgrade: ingot db diff shows $u")
+    b=$(ostree --repo="$WORK/r-ingot" show --print-metadata-key=ingot.compose.base "$REF" 2>/dev/null | tr -d "'" || true)
+    c=$(ostree --repo="$WORK/r-ingot" show --print-metadata-key=ingot.compose.base "$change_commit" 2>/dev/null | tr -d "'" || true)
+    if [ "$b" = "$change_commit" ] && [ "$c" = "$full_commit" ]; then
+      checks+=("both were composed incrementally: each commit names its parent as ingot.compose.base")
+    else
+      checks+=("NOT both incremental: the change's ingot.compose.base is '$c' (full: $full_commit), the upgrade's '$b' (change: $change_commit)")
+    fi
     checks+=("the unchanged recompose printed: $(grep '^unchanged: ' "$WORK/ingot-unchanged.log")")
     fs=$(ostree --repo="$WORK/r-ingot" fsck 2>&1 | tail -n 1)
     checks+=("ostree fsck of ingot's repository: $fs")
@@ -298,11 +362,12 @@ await composeTree(manifest, { repo, cacheDir, log: (l) => console.log(`${((Date.
 EOF
 node "$WORK/phases.mjs" "$WORK/minbase.yaml" "$WORK/r-phases" "$CACHE" "$SNAP" >"$WORK/phases.txt"
 node "$WORK/phases.mjs" "$WORK/minbase-less.yaml" "$WORK/r-phases" "$CACHE" "$SNAP" >"$WORK/phases-change.txt"
+node "$WORK/phases.mjs" "$WORK/minbase-less-up.yaml" "$WORK/r-phases" "$CACHE" "$SNAP" >"$WORK/phases-upgrade.txt"
 rm -rf "$WORK/r-phases" "$WORK/mm" "$WORK/r-ostree" "$WORK/r-ingot"
 
 node -e '
 const fs = require("fs"), os = require("os");
-const [factsFile, lockFile, runs, lb, la, phasesFile, phasesChangeFile, ...checks] = process.argv.slice(1);
+const [factsFile, lockFile, runs, lb, la, phasesFile, phasesChangeFile, phasesUpgradeFile, ...checks] = process.argv.slice(1);
 const lock = JSON.parse(fs.readFileSync(lockFile, "utf8"));
 const d = new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC";
 fs.writeFileSync(factsFile, JSON.stringify({
@@ -312,7 +377,8 @@ fs.writeFileSync(factsFile, JSON.stringify({
   loadBefore: lb, loadAfter: la,
   phases: fs.readFileSync(phasesFile, "utf8").trimEnd().split("\n").filter(Boolean),
   phasesChange: fs.readFileSync(phasesChangeFile, "utf8").trimEnd().split("\n").filter(Boolean),
+  phasesUpgrade: fs.readFileSync(phasesUpgradeFile, "utf8").trimEnd().split("\n").filter(Boolean),
   checks,
 }, null, 1));
-' "$WORK/facts.json" "$WORK/minbase.lock.json" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" "$WORK/phases.txt" "$WORK/phases-change.txt" "${checks[@]}"
+' "$WORK/facts.json" "$WORK/minbase.lock.json" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" "$WORK/phases.txt" "$WORK/phases-change.txt" "$WORK/phases-upgrade.txt" "${checks[@]}"
 report

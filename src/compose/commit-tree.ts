@@ -26,13 +26,25 @@ import { captureXattrs, storeSymlink, type StoreContext, type StoreResult } from
 import { WorkerPool, defaultThreads } from '../repo/worker-pool.js';
 
 export interface DevinoCommitOptions {
-  branch: string;
+  /** The ref to commit on; null: a parentless commit that no ref names and no ref binding (the caller refers to its tree). */
+  branch: string | null;
   subject: string;
   metadataVariants: [string, GVariantBox][];
   timestamp: bigint;
   /** Content checksums by `dev:ino` (from PackageTreeCache.devino); empty: hash every file. */
   devino: ReadonlyMap<string, Checksum>;
   threads?: number;
+  /**
+   * syncfs before and after publishing (default true). Without, the caller makes the objects
+   * durable (syncfs) before anything names the commit.
+   */
+  sync?: boolean;
+  /**
+   * A directory (path relative to the root, no leading slash; '' is the root itself, always
+   * read) whose tree the caller knows unchanged: its dirtree and dirmeta checksums, whose
+   * objects (and all they name) the repository has. The directory is then not read.
+   */
+  reuse?: (rel: string) => { tree: Checksum; meta: Checksum } | null;
 }
 
 export interface DevinoCommitResult extends CommitResult {
@@ -44,17 +56,19 @@ interface DirNode {
   meta: Checksum;
   files: { name: string; checksum: Checksum | null }[];
   dirs: { name: string; node: DirNode }[];
+  /** Taken as it is (DevinoCommitOptions.reuse). */
+  known?: { tree: Checksum; meta: Checksum };
 }
 
 export async function commitTreeWithDevino(repo: Repo, root: string, opts: DevinoCommitOptions): Promise<DevinoCommitResult> {
-  assertRefName(opts.branch);
+  if (opts.branch !== null) assertRefName(opts.branch);
   if (repo.mode === 'bare-user-only') {
     throw new IngotError('REPO_MODE_UNSUPPORTED', `ingot does not write into bare-user-only repositories (${repo.path})`, {
       hint: 'use an archive, bare-user or bare repository',
     });
   }
   return repo.withLock('shared', async () => {
-    const parent = repo.readRef(opts.branch);
+    const parent = opts.branch === null ? null : repo.readRef(opts.branch);
     const txn = repo.beginTransaction();
     try {
       const ctx: StoreContext = {
@@ -75,6 +89,7 @@ export async function commitTreeWithDevino(repo: Repo, root: string, opts: Devin
       const getPool = (): WorkerPool => (pool ??= new WorkerPool({ store: ctx }, opts.threads ?? defaultThreads()));
       let sinceYield = 0;
 
+      const rootAbs = path.resolve(root);
       const dirMeta = (p: string, st: fs.Stats): Checksum =>
         repo.writeMetadata('dirmeta', encodeDirMeta({ uid: st.uid, gid: st.gid, mode: st.mode, xattrs: captureXattrs(p) }), { staging: txn.dir });
 
@@ -97,7 +112,8 @@ export async function commitTreeWithDevino(repo: Repo, root: string, opts: Devin
           const name = ent.name;
           const p = `${abs}/${name}`;
           if (ent.isDirectory()) {
-            node.dirs.push({ name, node: await walk(p, false) });
+            const known = opts.reuse?.(p.slice(rootAbs.length + 1));
+            node.dirs.push({ name, node: known ? { meta: known.meta, files: [], dirs: [], known } : await walk(p, false) });
           } else if (ent.isFile()) {
             stats.files++;
             const entry: DirNode['files'][number] = { name, checksum: null };
@@ -166,13 +182,14 @@ export async function commitTreeWithDevino(repo: Repo, root: string, opts: Devin
 
       let rootNode: DirNode;
       try {
-        rootNode = await walk(path.resolve(root), true);
+        rootNode = await walk(rootAbs, true);
         if (pool) await (pool as WorkerPool).idle();
         if (failure) throw failure;
       } finally {
         if (pool) await (pool as WorkerPool).close();
       }
       const finish = (node: DirNode): { tree: Checksum; meta: Checksum } => {
+        if (node.known) return node.known;
         const files = node.files.map((f) => ({ name: f.name, checksum: f.checksum! }));
         const dirs = node.dirs.map((d) => {
           const sub = finish(d.node);
@@ -184,15 +201,17 @@ export async function commitTreeWithDevino(repo: Repo, root: string, opts: Devin
 
       // Metadata exactly as writeCommit (ostree commit -b) writes it.
       const metadata: VarDict = [...opts.metadataVariants];
-      metadata.push(['ostree.ref-binding', variant('as', [opts.branch])]);
-      const cid = repo.config.get('core', 'collection-id');
-      if (cid && !metadata.some(([k]) => k === 'ostree.collection-binding')) metadata.push(['ostree.collection-binding', variant('s', cid)]);
+      if (opts.branch !== null) {
+        metadata.push(['ostree.ref-binding', variant('as', [opts.branch])]);
+        const cid = repo.config.get('core', 'collection-id');
+        if (cid && !metadata.some(([k]) => k === 'ostree.collection-binding')) metadata.push(['ostree.collection-binding', variant('s', cid)]);
+      }
       const commit: Commit = { metadata, parent, related: [], subject: opts.subject, body: '', timestamp: opts.timestamp, rootTree: tree, rootMeta: meta };
       const checksum = repo.writeMetadata('commit', encodeCommit(commit), { staging: txn.dir });
-      syncFs(repo.path);
+      if (opts.sync !== false) syncFs(repo.path);
       txn.publish();
-      syncFs(repo.path);
-      repo.writeRef(opts.branch, checksum);
+      if (opts.sync !== false) syncFs(repo.path);
+      if (opts.branch !== null) repo.writeRef(opts.branch, checksum);
       return {
         commit: checksum,
         parent,

@@ -190,7 +190,7 @@ export class PackageTreeCache {
    * root (`/var/run -> /run`). Regular files and symlinks are hard links to the cache objects
    * unless `copy` (then private copies with the same owner, mode and xattrs).
    */
-  async checkoutInto(commit: Checksum, root: string, opts: { copy: boolean; label: string }): Promise<CheckoutStats> {
+  async checkoutInto(commit: Checksum, root: string, opts: { copy: boolean; label: string; empty?: boolean }): Promise<CheckoutStats> {
     const stats: CheckoutStats = { files: 0, linked: 0, copied: 0 };
     if (!this.bare) {
       // bare-user objects do not carry the real metadata: the repository layer materialises them.
@@ -202,13 +202,14 @@ export class PackageTreeCache {
     const c = this.repo.loadCommit(commit);
     const newDirs: { abs: string; meta: Checksum }[] = [];
     const rootReal = fs.realpathSync(root);
-    const walk = (tree: Checksum, dirRel: string[]): void => {
+    // `fresh`: the directory was made by this checkout (or the root is `empty`): nothing in it yet.
+    const walk = (tree: Checksum, dirRel: string[], fresh: boolean): void => {
       const t = this.repo.loadDirTree(tree);
       const dirAbs = dirRel.length ? path.join(rootReal, ...dirRel) : rootReal;
       for (const f of t.files) {
         const dest = `${dirAbs}/${f.name}`;
         const obj = this.repo.objectPath(f.checksum, 'file');
-        const st = lstat(dest);
+        const st = fresh ? null : lstat(dest);
         if (st?.isDirectory()) {
           throw new IngotError('ARCHIVE_CONFLICT', `${opts.label}: '/${[...dirRel, f.name].join('/')}' is a directory in the tree, a file in the package`, {
             hint: 'the packages disagree about what this path is; exclude one of them',
@@ -238,8 +239,8 @@ export class PackageTreeCache {
       }
       for (const d of t.dirs) {
         let rel = [...dirRel, d.name];
-        const abs = path.join(rootReal, ...rel);
-        const st = lstat(abs);
+        const abs = `${dirAbs}/${d.name}`;
+        const st = fresh ? null : lstat(abs);
         if (!st) {
           try {
             fs.mkdirSync(abs, { mode: 0o700 });
@@ -261,10 +262,10 @@ export class PackageTreeCache {
           fs.mkdirSync(abs, { mode: 0o700 });
           newDirs.push({ abs, meta: d.meta });
         }
-        walk(d.tree, rel);
+        walk(d.tree, rel, fresh || !st || (!st.isDirectory() && !st.isSymbolicLink()));
       }
     };
-    walk(c.rootTree, []);
+    walk(c.rootTree, [], !!opts.empty);
     // Directory metadata last, deepest first, so that read-only directories could be filled.
     for (let i = newDirs.length - 1; i >= 0; i--) {
       const { abs, meta } = newDirs[i]!;

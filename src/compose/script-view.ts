@@ -36,18 +36,24 @@ export class ScriptView {
   private mount: OverlayMount | null = null;
   private tmpfs: { unmount(): void } | null = null;
   private runs = 0;
+  private readonly onChange: ChangeRecorder | undefined;
 
   /** `scratch` is a directory of its own on the root's file system (for the upper layers). */
+  /**
+   * `probe: false` skips the trial mount: the caller needs no copies because it has another
+   * way should the first run's mount fail (that run throws SANDBOX_FAILED).
+   */
   constructor(
     private readonly root: string,
     private readonly scratch: string,
-    opts: { overlay?: boolean } = {},
+    opts: { overlay?: boolean; probe?: boolean; onChange?: ChangeRecorder } = {},
   ) {
+    this.onChange = opts.onChange;
     fs.mkdirSync(scratch, { recursive: true, mode: 0o700 });
-    const probe = opts.overlay === false ? null : this.mountOnce();
-    this.copyOnly = probe === null;
-    if (probe) {
-      this.unmountAndMerge(probe);
+    const probe = opts.overlay === false || opts.probe === false ? null : this.mountOnce();
+    this.copyOnly = opts.overlay === false || (opts.probe !== false && probe === null);
+    if (!this.copyOnly) {
+      if (probe) this.unmountAndMerge(probe);
       // Upper layers in memory when possible: dpkg fsyncs its database after every step,
       // which on a busy disk costs more than the scripts themselves. (The scripts' output is
       // small; it is copied into the root after each run.)
@@ -77,7 +83,7 @@ export class ScriptView {
   private unmountAndMerge(m: OverlayMount & { upper: string; dir: string }): void {
     m.unmount();
     this.mount = null;
-    mergeUpper(m.upper, this.root);
+    mergeUpper(m.upper, this.root, this.onChange);
     rmQuiet(m.dir);
   }
 
@@ -204,41 +210,53 @@ function applyDirMeta(from: string, st: fs.Stats, to: string): void {
   if ((cur.mode & 0o7777) !== (st.mode & 0o7777)) fs.chmodSync(to, st.mode & 0o7777);
 }
 
+/**
+ * Told of every path (relative to the root, no leading slash) that a merge changed: `subtree`
+ * when whatever is at it now (or nothing) replaced what was there, else a directory whose
+ * owner, mode or xattrs may have changed and whose changed entries are told separately.
+ */
+export type ChangeRecorder = (rel: string, subtree: boolean) => void;
+
 /** Moves an unmounted overlay's upper layer into its lower directory (see the file comment). */
-export function mergeUpper(upper: string, lower: string): void {
+export function mergeUpper(upper: string, lower: string, record?: ChangeRecorder): void {
   const links = new Map<number, string>();
-  const walk = (u: string, l: string): void => {
+  const walk = (u: string, l: string, rel: string): void => {
     for (const name of fs.readdirSync(u)) {
       const up = `${u}/${name}`;
       const lp = `${l}/${name}`;
+      const r = rel ? `${rel}/${name}` : name;
       const st = fs.lstatSync(up);
       const lst = lstatOrNull(lp);
       try {
         if (st.isCharacterDevice() && st.rdev === 0) {
           // A whiteout: the scripts removed this path.
           if (lst) fs.rmSync(lp, { recursive: true, force: true });
+          record?.(r, true);
           continue;
         }
         if (st.isDirectory()) {
           const opaque = sys().lgetxattr(up, `${OVERLAY_XATTR}opaque`)?.toString() === 'y';
           if (lst?.isDirectory() && !opaque) {
-            walk(up, lp);
+            record?.(r, false);
+            walk(up, lp, r);
             applyDirMeta(up, st, lp);
             continue;
           }
           if (lst) fs.rmSync(lp, { recursive: true, force: true });
+          record?.(r, true);
           moveEntry(up, lp, links);
           continue;
         }
         if (lst?.isDirectory()) fs.rmSync(lp, { recursive: true, force: true });
         // Replacing a file or symlink at lp drops the old link; its inode stays untouched.
+        record?.(r, true);
         moveEntry(up, lp, links);
       } catch (e) {
         throw e instanceof IngotError ? e : ioError(e, 'cannot take over the scripts\' change of', lp);
       }
     }
   };
-  walk(upper, lower);
+  walk(upper, lower, '');
 }
 
 /**
@@ -297,4 +315,40 @@ function copyTree(src: string, dest: string, links: Map<number, string>): void {
   copyXattrs(src, dest);
   fs.utimesSync(dest, st.atime, st.mtime);
   if (st.nlink > 1) links.set(st.ino, dest);
+}
+
+/**
+ * Removes a directory tree that this process made (a build root, a work directory): one
+ * readdir per directory and no stat per entry (fs.rmSync stats every entry and tries every
+ * directory's rmdir twice), the unlinks and rmdirs issued many at a time on the thread pool
+ * (a build root is thousands of entries, each a journalled metadata change). Mount points
+ * under it must be gone. Missing: nothing to do.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  const files: string[] = [];
+  const levels: string[][] = [];
+  const list = (d: string, depth: number): void => {
+    (levels[depth] ??= []).push(d);
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory()) list(p, depth + 1);
+      else files.push(p);
+    }
+  };
+  const inParallel = async (paths: readonly string[], op: (p: string) => Promise<void>): Promise<void> => {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < paths.length) await op(paths[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(32, paths.length) }, worker));
+  };
+  try {
+    list(dir, 0);
+    await inParallel(files, (p) => fs.promises.unlink(p));
+    for (let i = levels.length - 1; i >= 0; i--) await inParallel(levels[i]!, (p) => fs.promises.rmdir(p));
+  } catch {
+    // Whatever the fast way could not remove (gone already, permissions, a busy mount): the
+    // thorough way.
+    rmQuiet(dir);
+  }
 }
