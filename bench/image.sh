@@ -19,7 +19,9 @@
 #                   checkout of the same commit into the bundle's rootfs, `umoci repack`
 #                   (one gzip layer, umoci's default level);
 #   ingot rebuild   the minbase+less commit with `--previous` the minbase image and the layer
-#                   cache of its build (copied fresh for every run): only changed layers are made.
+#                   cache of its build (copied fresh for every run): the previous layers that are
+#                   still right are kept, and one layer (less's, with what shadows the layers
+#                   below) is made.
 # Sizes: the layer blobs of each output; the update size is the bytes of the rebuilt image's
 # layers that the first image does not have, against the size of less's .deb.
 set -euo pipefail
@@ -44,8 +46,8 @@ report() {
 import * as fs from 'node:fs';
 const [results, factsFile, out] = process.argv.slice(2);
 const rows = fs.readFileSync(results, 'utf8').trim().split('\n').slice(1).map((l) => {
-  const [op, run, wall, bytes, load] = l.split('\t');
-  return { op, run: Number(run), wall: Number(wall), bytes: Number(bytes), load };
+  const [op, run, wall, bytes, load, cpu] = l.split('\t');
+  return { op, run: Number(run), wall: Number(wall), bytes: Number(bytes), load, cpu: cpu === undefined ? NaN : Number(cpu) };
 });
 const facts = JSON.parse(fs.readFileSync(factsFile, 'utf8'));
 const med = (op, k = 'wall') => {
@@ -56,6 +58,8 @@ const f2 = (x) => x.toFixed(2);
 const mb = (b) => (b / 1e6).toFixed(1);
 const ingotFull = med('ingot-full'), umoci = med('umoci-full'), rebuild = med('ingot-rebuild');
 const sizeI = med('ingot-full', 'bytes'), sizeU = med('umoci-full', 'bytes');
+const cpuI = med('ingot-full', 'cpu'), cpuU = med('umoci-full', 'cpu'), cpuR = med('ingot-rebuild', 'cpu');
+const c2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 const ok = (b) => (b ? 'yes' : '**no**');
 const lines = [
   '<!-- bench/image start -->',
@@ -63,14 +67,14 @@ const lines = [
   '',
   `Made by \`bash bench/image.sh\`, ${facts.date}, ${rows.filter((r) => r.op === 'ingot-full').length} runs per operation, interleaved; medians. Machine: ${facts.cpus} CPUs shared with other jobs (load averages per run in bench/work/image/results.tsv; at the start: ${facts.load}). Input: the Debian bookworm minbase commit composed by ingot (${facts.packages} packages, ${mb(facts.treeBytes)} MB of files in ${facts.files} entries); for the rebuild, the same plus less.`,
   '',
-  '| operation | wall (s) | output (layer bytes) | target | met |',
-  '|---|---|---|---|---|',
-  `| ingot image build, empty cache (${facts.layers} layers, gzip 6) | ${f2(ingotFull)} | ${mb(sizeI)} MB | ≤ 0.8 × umoci's time, output ≤ umoci's | ${ok(ingotFull <= 0.8 * umoci && sizeI <= sizeU)} (time ${f2(ingotFull / umoci)}×, size ${f2(sizeI / sizeU)}×) |`,
-  `| umoci init + new + unpack + cp -a + repack (1 layer) | ${f2(umoci)} | ${mb(sizeU)} MB | | |`,
-  `| ingot rebuild after one package more, --previous | ${f2(rebuild)} | ${mb(facts.updateBytes)} MB new | ≤ 0.2 × the full build | ${ok(rebuild <= 0.2 * ingotFull)} (${f2(rebuild / ingotFull)}×) |`,
-  `| update size: new layer bytes / less's .deb (${(facts.debBytes / 1000).toFixed(0)} kB) | | ${(facts.updateBytes / 1000).toFixed(0)} kB | ≤ 1.5 | ${ok(facts.updateBytes <= 1.5 * facts.debBytes)} (${f2(facts.updateBytes / facts.debBytes)}) |`,
+  '| operation | wall (s) | CPU, user+sys (s) | output (layer bytes) | target | met |',
+  '|---|---|---|---|---|---|',
+  `| ingot image build, empty cache (${facts.layers} layers, gzip 6) | ${f2(ingotFull)} | ${c2(cpuI)} | ${mb(sizeI)} MB | ≤ 0.8 × umoci's time, output ≤ umoci's | ${ok(ingotFull <= 0.8 * umoci && sizeI <= sizeU)} (time ${f2(ingotFull / umoci)}×, size ${f2(sizeI / sizeU)}×) |`,
+  `| umoci init + new + unpack + cp -a + repack (1 layer) | ${f2(umoci)} | ${c2(cpuU)} | ${mb(sizeU)} MB | | |`,
+  `| ingot rebuild after one package more, --previous | ${f2(rebuild)} | ${c2(cpuR)} | ${mb(facts.updateBytes)} MB new | ≤ 0.2 × the full build | ${ok(rebuild <= 0.2 * ingotFull)} (${f2(rebuild / ingotFull)}×) |`,
+  `| update size: new layer bytes / less's .deb (${(facts.debBytes / 1000).toFixed(0)} kB) | | | ${(facts.updateBytes / 1000).toFixed(0)} kB | ≤ 1.5 | ${ok(facts.updateBytes <= 1.5 * facts.debBytes)} (${f2(facts.updateBytes / facts.debBytes)}) |`,
   '',
-  `The rebuild made ${facts.rebuiltLayers} layers (${facts.rebuiltWhat}); every other layer came from the cache by its content key, byte for byte. The update is less's own layer plus the package database part of the unowned files (dpkg's \`status\` lists every package, so it changes with any package change) and the small unowned bin that holds less's alternative links. Notes: umoci's one layer is not reusable by other images; ingot's time includes reading every object of the commit from an archive-mode repository (zlib) and writing each layer once. umoci's repack compresses its one layer with a parallel gzip (Go); ingot compresses each layer with libdeflate at the same level 6 (gzip members of 8 MiB of tar), several layers at once in worker threads, and builds a small update on the main thread. Both run from a warm page cache. The machine was shared with other jobs (load 9 to 15 on 2 CPUs during the runs), so single runs vary by a factor of two; the interleaved medians are what the targets are checked against.`,
+  `The rebuild made ${facts.rebuiltLayers} layer${facts.rebuiltLayers === 1 ? '' : 's'} (${facts.rebuiltWhat}); every other layer is the first image's, byte for byte and in the same order. With \`--previous\`, the layers that are still right stay where they were and the changed group's layer goes on top, carrying also every path whose content differs from what the layers below give: here the package database files (dpkg's \`status\` lists every package, so it changes with any package change) and the unowned files less's maintainer scripts touched (its alternative links), ${facts.shadows}. Notes: umoci's one layer is not reusable by other images; ingot's time includes reading every object of the commit from an archive-mode repository (zlib) and writing each layer once. umoci's repack compresses its one layer with a parallel gzip (Go); ingot compresses each layer with libdeflate at the same level 6 (gzip members of 8 MiB of tar), several layers at once in worker threads, and builds a small update on the main thread. Both run from a warm page cache. CPU is user+sys of the command and every process it waited for (worker threads included), as bash's \`times\` counts it; unlike wall time it hardly depends on the load. The machine was shared with other jobs, so single runs vary by a factor of two; the interleaved medians are what the targets are checked against.`,
   '<!-- bench/image end -->',
 ];
 let text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
@@ -124,6 +128,10 @@ cat "$TREE" >/dev/null 2>&1 || true
 find "$TREE" -type f -exec cat {} + >/dev/null
 
 now() { date +%s.%N; }
+# CPU seconds (user+sys) of the children this shell has waited for, so far: `times` must run in
+# this shell (a subshell's counters start at zero), so it writes to a file that is parsed after.
+cpu_mark() { times >"$WORK/times.$1"; }
+cpu_of() { tail -1 "$WORK/times.$1" | awk '{ split($1, a, "m"); split($2, b, "m"); printf "%.3f", a[1] * 60 + a[2] + b[1] * 60 + b[2] }'; }
 layer_bytes() { # LAYOUT: sum of the layer blob sizes of its only image
   node -e '
     const fs=require("fs"),p=require("path");const d=process.argv[1];
@@ -133,7 +141,7 @@ layer_bytes() { # LAYOUT: sum of the layer blob sizes of its only image
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-printf 'op\trun\twall\tbytes\tload\n' >"$RESULTS"
+printf 'op\trun\twall\tbytes\tload\tcpu\n' >"$RESULTS"
 # The reference build for the rebuilds (untimed): its image and layer cache.
 rm -rf "$WORK/ref" "$WORK/ref-cache"
 $INGOT image build --repo "$REPO" bench/image/minbase --output "oci:$WORK/ref:t" --cache-dir "$WORK/ref-cache" >/dev/null
@@ -144,6 +152,7 @@ for run in $(seq 1 "$RUNS"); do
     [ "$op" = ingot-rebuild ] && cp -a "$WORK/ref-cache" "$WORK/cache-$op"
     sync
     l=$(load)
+    cpu_mark 0
     t0=$(now)
     case "$op" in
       ingot-full) $INGOT image build --repo "$REPO" bench/image/minbase --output "oci:$out:t" --cache-dir "$WORK/cache-$op" >/dev/null ;;
@@ -153,10 +162,12 @@ for run in $(seq 1 "$RUNS"); do
           cp -a "$TREE/." "$WORK/bundle/rootfs/" && umoci repack --image "$out:t" "$WORK/bundle" ;;
     esac
     t1=$(now)
+    cpu_mark 1
+    cpu=$(awk "BEGIN { printf \"%.3f\", $(cpu_of 1) - $(cpu_of 0) }")
     bytes=$(layer_bytes "$out")
     wall=$(awk "BEGIN { printf \"%.3f\", $t1 - $t0 }")
-    printf '%s\t%s\t%s\t%s\t%s\n' "$op" "$run" "$wall" "$bytes" "$l" >>"$RESULTS"
-    log "run $run $op: ${wall}s, $bytes layer bytes (load $l)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$op" "$run" "$wall" "$bytes" "$l" "$cpu" >>"$RESULTS"
+    log "run $run $op: ${wall}s wall, ${cpu}s CPU, $bytes layer bytes (load $l)"
   done
 done
 
@@ -176,7 +187,8 @@ node -e '
   let files=0,bytes=0;const walk=(d)=>{for(const e of fs.readdirSync(d,{withFileTypes:true})){files++;const q=p.join(d,e.name);if(e.isDirectory())walk(q);else if(e.isFile())bytes+=fs.lstatSync(q).size;}};walk(p.join(work,"tree"));
   fs.writeFileSync(p.join(work,"facts.json"),JSON.stringify({date:new Date().toISOString().slice(0,16).replace("T"," ")+" UTC",cpus:require("os").cpus().length,load:fs.readFileSync("/proc/loadavg","utf8").split(" ").slice(0,3).join(" "),
     packages:rows.length-1,layers:a.layers.length,treeBytes:bytes,files,updateBytes:nw.reduce((s,l)=>s+l.size,0),debBytes:deb,rebuiltLayers:nw.length,
-    rebuiltWhat:nw.map(l=>l.annotations["ingot.components"]||("unowned "+l.annotations["ingot.unowned"])).join(", ")}));
+    rebuiltWhat:nw.map(l=>l.annotations["ingot.components"]||("unowned "+l.annotations["ingot.unowned"])).join(", "),
+    shadows:nw.map(l=>l.annotations["ingot.shadows"]).filter(Boolean).join("; ")||"nothing shadowed"}));
 ' "$WORK" "$CACHE"
-rm -rf "$WORK"/out-* "$WORK"/cache-* "$WORK/bundle"
+rm -rf "$WORK"/out-* "$WORK"/cache-* "$WORK/bundle" "$WORK"/times.*
 report

@@ -12,6 +12,10 @@
  * Reuse: each layer is named by a key over its entries (layer.ts). A key seen before, in the
  * local cache or on a layer of the `previous` image, reuses that blob without building the tar
  * or compressing anything; layers that must be built are built in worker threads, in parallel.
+ * A rebuild on a `previous` image (plain images: no base, not bootable) keeps that image's
+ * layers that are still right in their order and puts the changed groups' layers on top, the
+ * topmost also carrying what the layers below get wrong (restack.ts): a one-package upgrade
+ * adds one layer.
  *
  * Labels (config, and the manifest's annotations): the commit (`ingot.commit`,
  * `ingot.content-checksum`), its package inventory (`ingot.family`, `ingot.packages`: the
@@ -34,6 +38,7 @@ import type { Descriptor, ImageSink, ImageSource, StoredManifest } from './image
 import { fnv1a, planGroups } from './chunking.js';
 import { commitRootfs, type RootEntry, type Rootfs } from './rootfs.js';
 import { buildLayer, layerKey, type LayerEntry, type LayerJob, type LayerResult } from './layer.js';
+import { applyLayer, contentSha, decompressLayer, deltaOver, effOfRoot, sameEff, treeOfEntries, treeOfTar, type Eff } from './restack.js';
 import { canonicalJson, layerCompression, layerMediaType, MT, ociArch, parseConfig, parseManifest, sha256Digest, type ImageConfig, type ImageManifest, type LayerCompression } from './media.js';
 import { openImageSink, openImageSource, type RegistryOptions } from './transports.js';
 import { parseImageRef, formatImageRef } from './reference.js';
@@ -429,6 +434,8 @@ interface PlannedLayer {
   packages: string[];
   entries: LayerEntry[];
   key: string;
+  /** The layer's annotations when they are not the ones its kind implies (kept and shadowing layers). */
+  annotations?: Record<string, string>;
 }
 
 interface OtherImage {
@@ -474,6 +481,133 @@ function placer(sink: ImageSink): (desc: Descriptor, file: string) => Promise<vo
       waiting.shift()?.();
     }
   };
+}
+
+/** Previous layers larger than this (compressed) are not read to find what they hold. */
+const READ_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * The layer stack of a rebuild on `previous` (see restack.ts): the previous layers that are
+ * still right (in their order, reused byte for byte), then the changed groups' layers, the
+ * topmost also carrying what the layers below get wrong (whiteouts included). Null when
+ * nothing of the previous image can be kept or the stack would not fit in `room` layers:
+ * then the layout of a first build is used.
+ */
+async function restackOnPrevious(
+  repo: Repo,
+  previous: OtherImage,
+  planned: readonly PlannedLayer[],
+  rootfs: Rootfs,
+  dirs: Map<string, RootEntry>,
+  entriesByComponent: Map<string, RootEntry[]>,
+  mediaType: string,
+  compression: LayerCompression,
+  room: number,
+  log: (m: string) => void,
+): Promise<PlannedLayer[] | null> {
+  const byKey = new Map(planned.map((p) => [p.key, p]));
+  const groupOf = new Map(planned.filter((p) => p.kind === 'packages').map((p) => [p.components.join(','), p]));
+  const want = new Map(rootfs.entries.map((e) => [e.path, e]));
+  const sha = contentSha(repo);
+  const used = new Set<PlannedLayer>();
+  const kept: PlannedLayer[] = [];
+  const view = new Map<string, Eff>();
+  const layers = previous.manifest.layers;
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i]!;
+    const a = l.annotations ?? {};
+    const key = a['ingot.layer-key'];
+    if (l.mediaType !== mediaType || !key) continue;
+    const exact = byKey.get(key);
+    if (exact && !used.has(exact)) {
+      used.add(exact);
+      kept.push({ ...exact, annotations: { ...a } });
+      applyLayer(view, treeOfEntries(exact.entries));
+      continue;
+    }
+    const kind = a['ingot.layer'];
+    let group: PlannedLayer | undefined;
+    if (kind === 'packages') {
+      // A group layer that also shadows: kept while its group is unchanged.
+      group = groupOf.get(a['ingot.components'] ?? '');
+      if (!group || used.has(group) || a['ingot.group-key'] !== group.key) continue;
+    } else if (kind !== 'unowned') continue;
+    if (l.size > READ_LIMIT) continue;
+    const tar = decompressLayer(await previous.source.blobBytes(l), compression, previous.config.rootfs.diff_ids[i]!);
+    const tree = tar ? treeOfTar(tar) : null;
+    if (!tree) continue;
+    if (!group) {
+      // Unowned files: kept while at least half of the layer (by bytes, or by entries when it
+      // holds no data) is still current; otherwise its current files go on top instead.
+      let current = 0;
+      let total = 0;
+      for (const [p, e] of tree.entries) {
+        if (e.type === 'dir') continue;
+        const w = want.get(p);
+        const weight = tree.bytes > 0 ? e.size : 1;
+        total += weight;
+        if (w && sameEff(e, effOfRoot(w), sha)) current += weight;
+      }
+      if (current * 2 < total || total === 0) continue;
+    } else used.add(group);
+    kept.push({ kind: kind === 'packages' ? 'packages' : 'unowned', ...(a['ingot.unowned'] !== undefined && { part: a['ingot.unowned'] }), components: group?.components ?? [], packages: group?.packages ?? [], entries: [], key, annotations: { ...a } });
+    applyLayer(view, tree);
+  }
+  if (kept.length === 0) {
+    log('previous image: no layer can be kept; planning from scratch');
+    return null;
+  }
+  const changed = planned.filter((p) => p.kind === 'packages' && !used.has(p));
+  for (const p of changed) applyLayer(view, treeOfEntries(p.entries));
+  const delta = deltaOver(view, rootfs.entries, sha);
+  const shadows = delta.entries.length + delta.whiteouts.length;
+  const stack = [...kept, ...changed];
+  if (shadows > 0) {
+    const top = changed[changed.length - 1];
+    const members = [...(top ? top.components.flatMap((n) => entriesByComponent.get(n) ?? []) : []), ...delta.entries];
+    for (const w of delta.whiteouts) {
+      const parent = w.includes('/') ? dirs.get(w.slice(0, w.lastIndexOf('/'))) : undefined;
+      if (parent) members.push(parent);
+    }
+    const entries = withWhiteouts(layerEntries(rootfs, dirs, members, false), delta.whiteouts);
+    const key = layerKey(entries);
+    const note = `${delta.entries.length} entries, ${delta.whiteouts.length} whiteouts`;
+    if (top) {
+      stack[stack.length - 1] = { ...top, entries, key, annotations: { 'ingot.layer': 'packages', 'ingot.layer-key': key, 'ingot.components': top.components.join(','), 'ingot.group-key': top.key, 'ingot.shadows': note } };
+    } else {
+      stack.push({ kind: 'unowned', part: 'shadows', components: [], packages: [], entries, key, annotations: { 'ingot.layer': 'unowned', 'ingot.layer-key': key, 'ingot.unowned': 'shadows', 'ingot.shadows': note } });
+    }
+  }
+  if (stack.length > room) {
+    log(`previous image: the stack would take ${stack.length} layers (room for ${room}); planning from scratch`);
+    return null;
+  }
+  log(`on previous image: ${kept.length} layers kept, ${stack.length - kept.length} on top (${delta.entries.length} entries and ${delta.whiteouts.length} whiteouts shadow the layers below)`);
+  return stack;
+}
+
+/**
+ * Adds whiteout entries (empty files `DIR/.wh.NAME`) to a sorted entry list, each right after its
+ * parent directory's entry (before its siblings, as the spec recommends; a whiteout acts only on
+ * lower layers, so a path whited out and recreated in the same layer is replaced).
+ */
+export function withWhiteouts(entries: LayerEntry[], whiteouts: readonly string[]): LayerEntry[] {
+  if (whiteouts.length === 0) return entries;
+  const byParent = new Map<string, LayerEntry[]>();
+  for (const w of whiteouts) {
+    const slash = w.lastIndexOf('/');
+    const parent = slash >= 0 ? w.slice(0, slash) : '';
+    const e: LayerEntry = { path: `${parent ? parent + '/' : ''}.wh.${w.slice(slash + 1)}`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, inline: '' };
+    const l = byParent.get(parent);
+    if (l) l.push(e);
+    else byParent.set(parent, [e]);
+  }
+  const out: LayerEntry[] = [...(byParent.get('') ?? [])];
+  for (const e of entries) {
+    out.push(e);
+    if (e.type === 'dir') out.push(...(byParent.get(e.path) ?? []));
+  }
+  return out;
 }
 
 /** Builds the image of `rev` into `output`. */
@@ -584,7 +718,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
     const groups = planGroups(comps, budget, prevGroups && prevGroups.length ? prevGroups : null);
 
     const pkgsOf = (members: RootEntry[]): string[] => [...new Set(members.map((e) => e.pkg).filter((p): p is string => p !== null))].sort(cmp);
-    const planned: PlannedLayer[] = [];
+    let planned: PlannedLayer[] = [];
     if (bootable) {
       const entries = commitLayerEntries(repo, commit, rootfs);
       planned.push({ kind: 'ostree-commit', components: [], packages: [], entries, key: layerKey(entries) });
@@ -599,8 +733,16 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
       planned.push({ kind: 'unowned', components: [], packages: [], part: part.name, entries, key: layerKey(entries) });
     }
 
-    // Reuse what exists, build the rest in parallel.
     const mediaType = layerMediaType(compression);
+    // A rebuild on a previous image: its layers that are still right stay, in their order, and
+    // what changed goes on top (restack.ts). Bootable images keep the commit layer first and
+    // derived images their base below, so both keep the layout of a first build.
+    if (previous && !bootable && !base) {
+      const stacked = await restackOnPrevious(repo, previous, planned, rootfs, dirs, entriesByComponent, mediaType, compression, maxLayers - others, log);
+      if (stacked) planned = stacked;
+    }
+
+    // Reuse what exists, build the rest in parallel.
     const cache = new LayerCache(opts.cacheDir ?? defaultCacheDir());
     const prevByKey = new Map<string, { desc: Descriptor; diffId: string }>();
     const prevByDiffId = new Map<string, Descriptor>();
@@ -624,8 +766,18 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
       order.map(async ({ p, i }) => {
         let rec = cache.get(p.key, mediaType, level);
         let origin: 'built' | 'cached' = 'cached';
+        const prev = prevByKey.get(p.key);
+        // The previous image's blob wins over another compression of the same tar in the cache:
+        // it is the one a registry already has.
+        if (rec && prev && rec.digest !== prev.desc.digest) rec = null;
+        let present = false;
+        if (!rec && prev && previous && (await sink.hasBlob(prev.desc))) {
+          // The destination has it already (a registry that got the previous push, the layout
+          // being rebuilt): nothing to copy.
+          rec = { diffId: prev.diffId, digest: prev.desc.digest, size: prev.desc.size, mediaType };
+          present = true;
+        }
         if (!rec) {
-          const prev = prevByKey.get(p.key);
           if (prev && previous) {
             // Copy the previous image's blob into the cache (verified while it streams).
             const tmp = cache.tmp();
@@ -668,14 +820,16 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
             throw e;
           }
         }
-        const annotations: Record<string, string> = { 'ingot.layer': p.kind, 'ingot.layer-key': p.key };
-        if (p.kind === 'packages') annotations['ingot.components'] = p.components.join(',');
-        if (p.part !== undefined) annotations['ingot.unowned'] = p.part;
-        if (bootable && p.kind === 'packages') annotations['ostree.components'] = p.packages.join(',');
+        const annotations: Record<string, string> = p.annotations ? { ...p.annotations } : { 'ingot.layer': p.kind, 'ingot.layer-key': p.key };
+        if (!p.annotations) {
+          if (p.kind === 'packages') annotations['ingot.components'] = p.components.join(',');
+          if (p.part !== undefined) annotations['ingot.unowned'] = p.part;
+          if (bootable && p.kind === 'packages') annotations['ostree.components'] = p.packages.join(',');
+        }
         descs[i] = { mediaType, digest: rec.digest, size: rec.size, annotations };
         diffIds[i] = rec.diffId;
         results[i] = { digest: rec.digest, diffId: rec.diffId, size: rec.size, mediaType, kind: p.kind, components: p.components, origin };
-        if (!(await sink.hasBlob(descs[i]!))) await placeBlob({ mediaType, digest: rec.digest, size: rec.size }, cache.blobFile(rec.digest));
+        if (!present && !(await sink.hasBlob(descs[i]!))) await placeBlob({ mediaType, digest: rec.digest, size: rec.size }, cache.blobFile(rec.digest));
         log(`layer ${i + 1}/${planned.length} ${p.kind}${p.components.length ? ` (${p.components.length <= 3 ? p.components.join(', ') : `${p.components.length} components`})` : ''}: ${origin} ${rec.digest.slice(7, 19)} ${rec.size} bytes`);
       }),
     );

@@ -3,7 +3,10 @@
  * input. A tree with a dpkg database (`usr/lib/sysimage/dpkg/info/*.list`) gets one layer per
  * package plus the unowned files; the same commit gives the same manifest digest from an empty
  * cache; every transport (oci:, oci-archive:, docker-archive:) reads back what it wrote; a
- * bootable image imports back to the same commit.
+ * bootable image imports back to the same commit; rebuilt with `--previous`, a package removed
+ * (its layer dropped, its leftover unowned link whited out) and then one upgraded and one added
+ * (two layers on top) keep every other layer, and umoci unpacks each to what a first build of
+ * the same commit unpacks to.
  *
  * Bad input: unknown media types in a manifest or an index, a layer whose bytes do not match
  * its digest, tar layers with `../` names or a device node, an image without an encapsulated
@@ -16,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cleanup, firstChecksum, ingot, ingotOk, tmpdir } from '../helpers.js';
+import { cleanup, describeTree, firstChecksum, ingot, ingotOk, runOk, tmpdir, treeDiff, type TreeEntry } from '../helpers.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/core/codes.js';
 
 const require = createRequire(import.meta.url);
@@ -334,4 +337,88 @@ test('the cache maps a diff_id to its first blob: the same tar compressed again 
   const i2 = inspect(`oci:${second}:v1`);
   assert.deepEqual(i2.layers.map((l) => l.diffId), i1.layers.map((l) => l.diffId));
   assert.deepEqual(i2.layers.filter((l) => l.diffId !== foo.diffId).map((l) => l.digest), i1.layers.filter((l) => l.diffId !== foo.diffId).map((l) => l.digest));
+});
+
+/** A small package tree: `pkgs` maps a package to its files (path → content); `unowned` adds files no package lists. */
+function packageTree(dir: string, pkgs: Record<string, Record<string, string>>, unowned: Record<string, string>, links: Record<string, string>): void {
+  const w = (p: string, data: string): void => {
+    fs.mkdirSync(path.dirname(path.join(dir, p)), { recursive: true });
+    fs.writeFileSync(path.join(dir, p), data, { mode: p.includes('/bin/') ? 0o755 : 0o644 });
+  };
+  let status = '';
+  for (const [name, files] of Object.entries(pkgs)) {
+    status += `Package: ${name}\nStatus: install ok installed\nVersion: ${files['version'] ?? '1'}\n\n`;
+    const listed: string[] = [];
+    for (const [p, data] of Object.entries(files)) {
+      if (p === 'version') continue;
+      w(p, data);
+      listed.push('/' + p.replace(/^usr\/etc\//, 'etc/'));
+    }
+    w(`usr/lib/sysimage/dpkg/info/${name}.list`, `/.\n${listed.join('\n')}\n`);
+  }
+  w('usr/lib/sysimage/dpkg/status', status);
+  for (const [p, data] of Object.entries(unowned)) w(p, data);
+  for (const [p, target] of Object.entries(links)) {
+    fs.mkdirSync(path.dirname(path.join(dir, p)), { recursive: true });
+    fs.symlinkSync(target, path.join(dir, p));
+  }
+  w('usr/lib/tmpfiles.d/ingot-pkgdb.conf', 'L /var/lib/dpkg - - - - ../../usr/lib/sysimage/dpkg\n');
+  fs.mkdirSync(path.join(dir, 'var'), { recursive: true });
+}
+
+test('--previous: removing and adding packages keeps the other layers and stacks the change on top; umoci unpacks the new tree exactly', () => {
+  const unowned = Object.fromEntries(['hostname', 'machine-id', 'ld.so.cache', 'passwd', 'group', 'shadow', 'motd', 'issue'].map((n, i) => [`usr/etc/${n}`, `${n}\n`.repeat(20 + i)]));
+  const foo = { 'usr/bin/foo': '#!/bin/sh\necho foo\n', 'usr/share/doc/foo/README': 'foo docs\n'.repeat(50) };
+  const bar = { 'usr/bin/bar': '#!/bin/sh\necho bar\n', 'usr/share/doc/bar/README': 'bar docs\n'.repeat(60) };
+  const qux = { 'usr/bin/qux': '#!/bin/sh\necho qux\n', 'usr/lib/qux/data': 'qux data\n'.repeat(300) };
+  const trees: [string, Record<string, Record<string, string>>, Record<string, string>][] = [
+    ['p1', { foo, bar, qux }, { 'usr/etc/alternatives/foo': '../../usr/bin/foo', 'usr/etc/alternatives/bar': '../../usr/bin/bar' }],
+    // foo removed, with its alternative link (an unowned entry of a kept layer: whited out).
+    ['p2', { bar, qux }, { 'usr/etc/alternatives/bar': '../../usr/bin/bar' }],
+    // bar upgraded and baz added: two changed groups, both on top.
+    ['p3', { bar: { ...bar, 'usr/bin/bar': '#!/bin/sh\necho bar 2\n', version: '2' }, qux, baz: { 'usr/bin/baz': '#!/bin/sh\necho baz\n' } }, { 'usr/etc/alternatives/bar': '../../usr/bin/bar' }],
+  ];
+  for (const [ref, pkgs, links] of trees) {
+    const t = path.join(work, `tree-${ref}`);
+    packageTree(t, pkgs, unowned, links);
+    ingotOk(['repo', 'commit', '--repo', repo, '--branch', ref, '--timestamp', '@1700000000', t]);
+  }
+  const cache = path.join(work, 'cache-prev');
+  const build = (ref: string, previous: string | null): { layers: { origin: string; kind: string; components: string[] }[] } =>
+    JSON.parse(ingotOk(['--json', 'image', 'build', '--repo', repo, ref, '--output', `oci:${path.join(work, `stack-${ref}`)}:t`, '--cache-dir', cache, ...(previous ? ['--previous', `oci:${path.join(work, `stack-${previous}`)}:t`] : [])])) as never;
+  build('p1', null);
+  const tree = (layout: string): Map<string, TreeEntry> => {
+    const b = path.join(work, 'bundle');
+    fs.rmSync(b, { recursive: true, force: true });
+    runOk('umoci', ['unpack', '--image', `${layout}:t`, b]);
+    const d = describeTree(path.join(b, 'rootfs'), { ignoreXattrs: ['user.rootlesscontainers'] });
+    fs.rmSync(b, { recursive: true, force: true });
+    return d;
+  };
+  for (const [ref, prev, changed] of [['p2', 'p1', 1], ['p3', 'p2', 2]] as const) {
+    const r = build(ref, prev);
+    const before = inspect(`oci:${path.join(work, `stack-${prev}`)}:t`);
+    const after = inspect(`oci:${path.join(work, `stack-${ref}`)}:t`);
+    const old = new Set(before.layers.map((l) => l.digest));
+    const fresh = after.layers.filter((l) => !old.has(l.digest));
+    assert.equal(fresh.length, changed, `${ref}: new layers ${fresh.map((l) => JSON.stringify(l.annotations)).join(' ')}`);
+    assert.deepEqual(after.layers.slice(after.layers.length - changed).map((l) => l.digest), fresh.map((l) => l.digest), `${ref}: the new layers are on top`);
+    assert.equal(r.layers.filter((l) => l.origin === 'built').length, changed);
+    const top = listTar(path.join(work, `stack-${ref}`, 'blobs/sha256', fresh[fresh.length - 1]!.digest.slice(7)));
+    assert.ok(top.has('usr/lib/sysimage/dpkg/status'), `${ref}: the package database is in the topmost layer`);
+    if (ref === 'p2') {
+      assert.equal(fresh[0]!.annotations?.['ingot.layer'], 'unowned', 'no group changed: a layer of shadowing entries');
+      assert.ok(!after.layers.some((l) => l.annotations?.['ingot.components'] === 'foo'), 'the removed group layer is dropped');
+    } else {
+      assert.deepEqual(fresh.map((l) => l.annotations?.['ingot.components']).sort(), ['bar', 'baz']);
+    }
+    // The stack unpacks to what a first build of the same commit unpacks to.
+    const first = path.join(work, `first-${ref}`);
+    ingotOk(['image', 'build', '--repo', repo, ref, '--output', `oci:${first}:t`, '--cache-dir', cache]);
+    assert.deepEqual(treeDiff(tree(first), tree(path.join(work, `stack-${ref}`))), [], ref);
+  }
+  // p2 whites out foo's alternative link, which p1 left in a layer of unowned files that p2 keeps.
+  const p2 = inspect(`oci:${path.join(work, 'stack-p2')}:t`);
+  const wh = listTar(path.join(work, 'stack-p2', 'blobs/sha256', p2.layers[p2.layers.length - 1]!.digest.slice(7)));
+  assert.ok(wh.has('etc/alternatives/.wh.foo'), [...wh.keys()].join(' '));
 });

@@ -2,7 +2,9 @@
  * Table tests for the image code's pure parts: image references (skopeo's forms), the layer
  * grouping planner (budget, binning by name hash, the previous grouping kept), the tar header
  * writer (read back by the tar reader ingot uses for packages: long names through PAX, xattrs,
- * links), canonical JSON, and manifest/index parsing of unknown media types and bad digests.
+ * links), canonical JSON, manifest/index parsing of unknown media types and bad digests, and the
+ * rebuild planner's parts (restack.ts): layer tars read back, layers applied with whiteouts and
+ * opaque directories, the entries and whiteouts a top layer needs, where whiteouts go in a tar.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +15,11 @@ import { padding, tarHeader, TAR_END } from '../../src/oci/tar.js';
 import { readTar } from '../../src/codecs/archive/tar.js';
 import { canonicalJson, isDigest, parseIndex, parseManifest, MT } from '../../src/oci/media.js';
 import { IngotError } from '../../src/core/errors.js';
+import { createHash } from 'node:crypto';
+import { applyLayer, deltaOver, effOfRoot, sameEff, treeOfEntries, treeOfTar, type Eff } from '../../src/oci/restack.js';
+import { withWhiteouts } from '../../src/oci/build.js';
+import type { LayerEntry } from '../../src/oci/layer.js';
+import type { RootEntry } from '../../src/oci/rootfs.js';
 
 test('image references: transports, paths with colons, tags, docker-archive names', () => {
   const cases: [string, unknown][] = [
@@ -149,4 +156,65 @@ test("the manifest's image: section: container settings, merged from includes ke
   } finally {
     cleanup(dir);
   }
+});
+
+test('restack: a layer tar read back gives the entries it was written from (xattrs, hardlinks, whiteouts, opaque dirs)', () => {
+  const entries: LayerEntry[] = [
+    { path: 'etc', type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 },
+    { path: 'etc/.wh.gone', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, inline: '' },
+    { path: 'etc/a', type: 'file', mode: 0o600, uid: 7, gid: 8, size: 3, inline: Buffer.from('abc').toString('base64'), xattrs: [[Buffer.from('user.k').toString('hex'), 'ff00']] },
+    { path: 'etc/b', type: 'hardlink', mode: 0o600, uid: 7, gid: 8, size: 0, linkname: 'etc/a' },
+    { path: 'etc/l', type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, linkname: '../x/' + 'y'.repeat(120) },
+    { path: `var/${'d'.repeat(150)}`, type: 'dir', mode: 0o1777, uid: 0, gid: 0, size: 0 },
+    { path: 'var/o/.wh..wh..opq', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, inline: '' },
+  ];
+  const parts: Buffer[] = [];
+  for (const e of entries) {
+    const data = e.inline ? Buffer.from(e.inline, 'base64') : Buffer.alloc(0);
+    const { xattrs, ...rest } = e;
+    parts.push(tarHeader({ ...rest, mtime: 0, ...(xattrs && { xattrs: xattrs.map(([n, v]) => ({ name: Buffer.from(n, 'hex').toString(), value: Buffer.from(v, 'hex') })) }) }), data, padding(data.length));
+  }
+  parts.push(TAR_END);
+  const t = treeOfTar(Buffer.concat(parts))!;
+  assert.deepEqual(t.whiteouts, ['etc/gone']);
+  assert.deepEqual(t.opaque, ['var/o']);
+  const want = treeOfEntries(entries.filter((e) => !e.path.includes('.wh.')));
+  assert.deepEqual([...t.entries.entries()], [...want.entries.entries()]);
+  assert.equal(t.entries.get('etc/b')!.sha, createHash('sha256').update('abc').digest('hex'));
+  assert.equal(t.bytes, 3);
+  assert.equal(treeOfTar(Buffer.concat([tarHeader({ path: '../x', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0 }), TAR_END])), null, 'a name outside the root');
+});
+
+test('restack: applying layers, and what the top layer must carry over them', () => {
+  const dir = (): Eff => ({ type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, linkname: '', xattrs: '', content: null, sha: null });
+  const file = (content: string, size = 1): Eff => ({ type: 'file', mode: 0o644, uid: 0, gid: 0, size, linkname: '', xattrs: '', content, sha: null });
+  const view = new Map<string, Eff>([
+    ['a', dir()],
+    ['a/x', file('c1')],
+    ['a/y', file('c2')],
+    ['d', dir()],
+    ['d/z', file('c3')],
+    ['k', dir()],
+    ['k/1', file('c4')],
+    ['t', { ...file('', 3), content: null, sha: createHash('sha256').update('old').digest('hex') }],
+  ]);
+  applyLayer(view, { entries: new Map([['d/w', file('c5')]]), whiteouts: ['d/z'], opaque: [], bytes: 1 });
+  assert.deepEqual([...view.keys()].sort(), ['a', 'a/x', 'a/y', 'd', 'd/w', 'k', 'k/1', 't']);
+  const root = (p: string, kind: RootEntry['kind'], checksum: string | null = null, size = 1): RootEntry => ({ path: p, kind, mode: kind === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0, size: kind === 'dir' ? 0 : size, checksum, target: '', xattrs: [], owner: null, pkg: null, commitPath: null });
+  const tree = [root('a', 'dir'), root('a/x', 'file', 'c9'), root('k', 'file', 'c6'), root('n', 'file', 'c7'), root('t', 'file', 'cold', 3)];
+  const data: Record<string, string> = { cold: 'old' };
+  const d = deltaOver(view, tree, (c) => createHash('sha256').update(data[c] ?? c).digest('hex'));
+  assert.deepEqual(d.entries.map((e) => e.path), ['a/x', 'k', 'n'], 'changed, replaced and new entries; t is equal by data');
+  // a/y removed; d removed with everything under it (one whiteout); k a directory below, a file now.
+  assert.deepEqual(d.whiteouts, ['a/y', 'd', 'k']);
+  applyLayer(view, { entries: new Map(d.entries.map((e) => [e.path, effOfRoot(e)])), whiteouts: d.whiteouts, opaque: [], bytes: 0 });
+  assert.deepEqual([...view.keys()].sort(), ['a', 'a/x', 'k', 'n', 't']);
+  assert.ok(sameEff(view.get('k')!, effOfRoot(tree[2]!), () => ''));
+});
+
+test('restack: whiteouts go right after their parent directory, before its other entries', () => {
+  const e = (p: string, type: 'dir' | 'file' = 'dir'): LayerEntry => ({ path: p, type, mode: 0o755, uid: 0, gid: 0, size: 0 });
+  const out = withWhiteouts([e('a'), e('a/-x', 'file'), e('a/b'), e('a/b/c', 'file'), e('z', 'file')], ['top', 'a/gone', 'a/b/old']);
+  assert.deepEqual(out.map((x) => x.path), ['.wh.top', 'a', 'a/.wh.gone', 'a/-x', 'a/b', 'a/b/.wh.old', 'a/b/c', 'z']);
+  assert.ok(out.filter((x) => x.path.includes('.wh.')).every((x) => x.type === 'file' && x.size === 0));
 });
