@@ -11,7 +11,8 @@
 #   image/      an OCI image of that root made by umoci, and image.tar (docker-archive, skopeo)
 #   cdxgen/     @cyclonedx/cdxgen installed from npm for the comparison (skipped, and said so in
 #               the report, when it does not install)
-# Environment: INGOT_BENCH_RUNS (default 9).
+# Environment: INGOT_BENCH_RUNS (default 5; `affected` in process runs at least 11 times);
+# INGOT_BENCH_REPORT_ONLY=1 rewrites the section from the last results.json without measuring.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=bench/work/inventory

@@ -5,15 +5,26 @@
  * whatever the fleet's size.
  *
  * The same schema and statements run on SQLite (embedded, the default: a file in the
- * repository's folder) and PostgreSQL (`--db postgres://…`):
+ * repository's folder) and PostgreSQL (`--db postgres://…`). Schema 2:
  *
  *   ingot_index_meta(key, value)                  schema version
  *   ingot_targets(id, ident UNIQUE, kind, name, target_id, family, distro, packages)
- *   ingot_packages(target, name, epoch, version, release, arch, source_name, source_version, purl)
+ *   ingot_package_versions(id, name, family, distro, epoch, version, release, arch,
+ *                          source_name, source_version, purl)   UNIQUE over all but id
+ *   ingot_target_packages(target, pkg)            indexed by (pkg, target) and by target
+ *
+ * A fleet is many targets built from few package versions (10,000 targets of one release share
+ * a few thousand), so each distinct package version, together with the family and distribution
+ * of the targets carrying it (what matching looks at), is stored once and a target is a list of
+ * references to them. A lookup then compares each distinct version once, in memory, and only
+ * the versions that match are expanded into their targets through the (pkg, target) index:
+ * the work is proportional to the distinct versions a name has plus the answer, never to the
+ * rows of packages that do not match.
  *
  * `ident` is `kind:id`; adding a target that is already indexed replaces its packages. Every
  * change is one transaction: a failure (a bad target among many) leaves the index as it was,
- * since the inventories are all read before anything is written.
+ * since the inventories are all read before anything is written. A schema 1 index (one row per
+ * package of each target) is converted in place, in one transaction, when it is opened.
  */
 import { IngotError } from '../core/errors.js';
 import type { SqlDb } from '../platform/postgres.js';
@@ -23,26 +34,69 @@ import { distroKey } from './purl.js';
 import { packageEvr, type InstalledPackage, type PackageFamily, type Target, type TargetIdentity } from './types.js';
 import { checkDebVersion } from '../codecs/version/deb.js';
 
-const SCHEMA = '1';
+const SCHEMA = '2';
+
+/** Ids per `IN (…)` list: well below SQLite's and PostgreSQL's limits on bound parameters. */
+const CHUNK = 400;
+
+/** The columns that identify a package version (with the family and distribution of its targets). */
+const VERSION_COLS = 'name, family, distro, epoch, version, release, arch, source_name, source_version, purl';
+
+function createTables(db: SqlDb, idCol: string, withTargets: boolean): string[] {
+  const pkCol = db.kind === 'postgres' ? 'SERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY';
+  return [
+    ...(withTargets ? [`CREATE TABLE ingot_targets (id ${idCol}, ident TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, name TEXT NOT NULL, target_id TEXT NOT NULL, family TEXT NOT NULL, distro TEXT, packages INTEGER NOT NULL)`] : []),
+    // distro is '' for targets whose distribution is unknown, so that the UNIQUE constraint holds.
+    `CREATE TABLE ingot_package_versions (id ${pkCol}, name TEXT NOT NULL, family TEXT NOT NULL, distro TEXT NOT NULL, epoch INTEGER NOT NULL, version TEXT NOT NULL, release TEXT NOT NULL, arch TEXT NOT NULL, source_name TEXT NOT NULL, source_version TEXT NOT NULL, purl TEXT NOT NULL, UNIQUE (${VERSION_COLS}))`,
+    `CREATE INDEX ingot_package_versions_source ON ingot_package_versions (source_name)`,
+    `CREATE TABLE ingot_target_packages (target BIGINT NOT NULL REFERENCES ingot_targets(id) ON DELETE CASCADE, pkg INTEGER NOT NULL REFERENCES ingot_package_versions(id))`,
+    `CREATE INDEX ingot_target_packages_pkg ON ingot_target_packages (pkg, target)`,
+    `CREATE INDEX ingot_target_packages_target ON ingot_target_packages (target)`,
+  ];
+}
+
+/** A matched package version: what the hits carry, and per hit the extra fields (advisories). */
+interface Matched<X> {
+  pkg: InstalledPackage;
+  version: string;
+  extras: X[];
+}
 
 export class FleetIndex {
   constructor(readonly db: SqlDb) {}
 
-  /** Creates the tables when the database is new; refuses a database of another schema. */
+  /** Creates the tables when the database is new; converts schema 1; refuses any other schema. */
   static async open(db: SqlDb): Promise<FleetIndex> {
+    // The usual case, an index of this schema, needs no write transaction (a query must not
+    // wait for a writer's lock); anything else is settled under one.
+    const current = await db.query<{ value: string }>(`SELECT value FROM ingot_index_meta WHERE key = ?`, ['schema']).catch(() => []);
+    if (current.length && current[0]!.value === SCHEMA) return new FleetIndex(db);
     const idCol = db.kind === 'postgres' ? 'BIGSERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY';
     await db.transaction(async (tx) => {
       await tx.exec(`CREATE TABLE IF NOT EXISTS ingot_index_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+      // One creator or converter at a time (SQLite's BEGIN IMMEDIATE already is one writer).
+      if (tx.kind === 'postgres') await tx.exec(`LOCK TABLE ingot_index_meta IN SHARE ROW EXCLUSIVE MODE`);
       const v = await tx.query<{ value: string }>(`SELECT value FROM ingot_index_meta WHERE key = ?`, ['schema']);
       if (v.length === 0) {
-        await tx.exec(`CREATE TABLE ingot_targets (id ${idCol}, ident TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, name TEXT NOT NULL, target_id TEXT NOT NULL, family TEXT NOT NULL, distro TEXT, packages INTEGER NOT NULL)`);
-        await tx.exec(
-          `CREATE TABLE ingot_packages (target BIGINT NOT NULL REFERENCES ingot_targets(id) ON DELETE CASCADE, name TEXT NOT NULL, epoch INTEGER NOT NULL, version TEXT NOT NULL, release TEXT NOT NULL, arch TEXT NOT NULL, source_name TEXT NOT NULL, source_version TEXT NOT NULL, purl TEXT NOT NULL)`,
-        );
-        await tx.exec(`CREATE INDEX ingot_packages_name ON ingot_packages (name, version, release)`);
-        await tx.exec(`CREATE INDEX ingot_packages_source ON ingot_packages (source_name)`);
-        await tx.exec(`CREATE INDEX ingot_packages_target ON ingot_packages (target)`);
+        for (const s of createTables(tx, idCol, true)) await tx.exec(s);
         await tx.query(`INSERT INTO ingot_index_meta (key, value) VALUES (?, ?)`, ['schema', SCHEMA]);
+      } else if (v[0]!.value === '1') {
+        // Schema 1 kept one row per package of each target in ingot_packages (target, name,
+        // epoch, version, release, arch, source_name, source_version, purl).
+        for (const s of createTables(tx, idCol, false)) await tx.exec(s);
+        await tx.exec(
+          `INSERT INTO ingot_package_versions (${VERSION_COLS})
+           SELECT DISTINCT p.name, t.family, COALESCE(t.distro, ''), p.epoch, p.version, p.release, p.arch, p.source_name, p.source_version, p.purl
+           FROM ingot_packages p JOIN ingot_targets t ON t.id = p.target`,
+        );
+        await tx.exec(
+          `INSERT INTO ingot_target_packages (target, pkg)
+           SELECT p.target, v.id FROM ingot_packages p JOIN ingot_targets t ON t.id = p.target JOIN ingot_package_versions v
+             ON v.name = p.name AND v.family = t.family AND v.distro = COALESCE(t.distro, '') AND v.epoch = p.epoch AND v.version = p.version
+            AND v.release = p.release AND v.arch = p.arch AND v.source_name = p.source_name AND v.source_version = p.source_version AND v.purl = p.purl`,
+        );
+        await tx.exec(`DROP TABLE ingot_packages`);
+        await tx.query(`UPDATE ingot_index_meta SET value = ? WHERE key = ?`, [SCHEMA, 'schema']);
       } else if (v[0]!.value !== SCHEMA) {
         throw new IngotError('INDEX_DB_INVALID', `${db.label}: index schema ${v[0]!.value}, this ingot uses schema ${SCHEMA}`, { hint: 'use the ingot that wrote it, or a new database', data: { db: db.label } });
       }
@@ -63,29 +117,49 @@ export class FleetIndex {
     let replaced = 0;
     let packages = 0;
     await this.db.transaction(async (tx) => {
+      // Package version ids already looked up or created in this transaction.
+      const ids = new Map<string, number>();
+      const versionId = async (family: PackageFamily, distro: string, p: InstalledPackage): Promise<number> => {
+        const vals = [p.name, family, distro, p.epoch, p.version, p.release, p.arch, p.sourceName, p.sourceVersion, p.purl];
+        const key = JSON.stringify(vals);
+        const known = ids.get(key);
+        if (known !== undefined) return known;
+        const find = `SELECT id FROM ingot_package_versions WHERE name = ? AND family = ? AND distro = ? AND epoch = ? AND version = ? AND release = ? AND arch = ? AND source_name = ? AND source_version = ? AND purl = ?`;
+        let r = await tx.query<{ id: number | string }>(find, vals);
+        if (r.length === 0) r = await tx.query(`INSERT INTO ingot_package_versions (${VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`, vals);
+        // Nothing returned: another writer (PostgreSQL) inserted it since; it is committed now.
+        if (r.length === 0) r = await tx.query(find, vals);
+        const id = Number(r[0]!.id);
+        ids.set(key, id);
+        return id;
+      };
       for (const t of targets) {
         const ident = `${t.identity.kind}:${t.identity.id}`;
         const old = await tx.query<{ id: number }>(`SELECT id FROM ingot_targets WHERE ident = ?`, [ident]);
         if (old.length) {
-          await tx.query(`DELETE FROM ingot_packages WHERE target = ?`, [old[0]!.id]);
+          await tx.query(`DELETE FROM ingot_target_packages WHERE target = ?`, [old[0]!.id]);
           await tx.query(`DELETE FROM ingot_targets WHERE id = ?`, [old[0]!.id]);
           replaced++;
         } else added++;
+        const distro = distroKey(t.inventory.distro) ?? opts.distro ?? null;
         const rows = await tx.query<{ id: number | string }>(
           `INSERT INTO ingot_targets (ident, kind, name, target_id, family, distro, packages) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-          [ident, t.identity.kind, t.identity.name, t.identity.id, t.inventory.family, distroKey(t.inventory.distro) ?? opts.distro ?? null, t.inventory.packages.length],
+          [ident, t.identity.kind, t.identity.name, t.identity.id, t.inventory.family, distro, t.inventory.packages.length],
         );
         const id = Number(rows[0]!.id);
         const ps = t.inventory.packages;
-        const BATCH = 500;
-        for (let i = 0; i < ps.length; i += BATCH) {
-          const part = ps.slice(i, i + BATCH);
+        const refs: number[] = [];
+        for (const p of ps) refs.push(await versionId(t.inventory.family, distro ?? '', p));
+        const BATCH = 1000;
+        for (let i = 0; i < refs.length; i += BATCH) {
+          const part = refs.slice(i, i + BATCH);
           const params: unknown[] = [];
-          for (const p of part) params.push(id, p.name, p.epoch, p.version, p.release, p.arch, p.sourceName, p.sourceVersion, p.purl);
-          await tx.query(`INSERT INTO ingot_packages VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`, params);
+          for (const r of part) params.push(id, r);
+          await tx.query(`INSERT INTO ingot_target_packages (target, pkg) VALUES ${part.map(() => '(?, ?)').join(', ')}`, params);
         }
         packages += ps.length;
       }
+      if (replaced) await dropUnused(tx);
     });
     return { added, replaced, packages };
   }
@@ -96,11 +170,12 @@ export class FleetIndex {
       for (const ident of identities) {
         const old = await tx.query<{ id: number }>(`SELECT id FROM ingot_targets WHERE ident = ? OR target_id = ? OR name = ?`, [ident, ident, ident]);
         for (const o of old) {
-          await tx.query(`DELETE FROM ingot_packages WHERE target = ?`, [o.id]);
+          await tx.query(`DELETE FROM ingot_target_packages WHERE target = ?`, [o.id]);
           await tx.query(`DELETE FROM ingot_targets WHERE id = ?`, [o.id]);
           n++;
         }
       }
+      if (n) await dropUnused(tx);
     });
     return n;
   }
@@ -111,125 +186,185 @@ export class FleetIndex {
   }
 
   /**
-   * Package rows (with their target) whose binary name (`by` 'name'), source name ('source') or
-   * either ('either') is one of `names`. The purl is not read: answers do not carry it.
+   * The distinct package versions whose binary name (`by` 'name'), source name ('source') or
+   * either ('either') is one of `names`.
    */
-  private async rowsFor(names: readonly string[], by: 'name' | 'source' | 'either'): Promise<(PackageRow & TargetRow)[]> {
-    if (names.length === 0) return [];
-    const out: (PackageRow & TargetRow)[] = [];
-    for (let i = 0; i < names.length; i += 400) {
-      const part = names.slice(i, i + 400);
+  private async versionsFor(names: readonly string[], by: 'name' | 'source' | 'either'): Promise<VersionRow[]> {
+    const out: VersionRow[] = [];
+    for (let i = 0; i < names.length; i += CHUNK) {
+      const part = names.slice(i, i + CHUNK);
       const list = `(${part.map(() => '?').join(',')})`;
-      const where = by === 'name' ? `p.name IN ${list}` : by === 'source' ? `p.source_name IN ${list}` : `(p.name IN ${list} OR p.source_name IN ${list})`;
+      const where = by === 'name' ? `name IN ${list}` : by === 'source' ? `source_name IN ${list}` : `(name IN ${list} OR source_name IN ${list})`;
       const params = by === 'either' ? [...part, ...part] : part;
-      out.push(
-        ...(await this.db.query<PackageRow & TargetRow>(
-          `SELECT t.id, t.kind, t.name AS name, t.target_id, t.family, t.distro, t.packages, p.name AS pkg_name, p.epoch, p.version, p.release, p.arch, p.source_name, p.source_version
-           FROM ingot_packages p JOIN ingot_targets t ON t.id = p.target WHERE ${where}`,
-          params,
-        )),
-      );
+      const rows = await this.db.query<VersionRow>(`SELECT id, name, family, distro, epoch, version, release, arch, source_name, source_version FROM ingot_package_versions WHERE ${where}`, params);
+      for (const r of rows) out.push(r);
     }
     return out;
+  }
+
+  /**
+   * The hits for matched package versions: every target that carries one, one hit per
+   * (target, package) and extra, ordered by target (kind, then id), then package, architecture,
+   * version and extra (order of UTF-16 code units, as JavaScript compares strings, so that
+   * SQLite and PostgreSQL, whatever its collation, give the same order). Ordering the targets
+   * and then each target's few hits gives the order of sorting all hits by the joined key.
+   */
+  private async expand<X, H extends QueryHit>(matched: Map<number, Matched<X>>, hit: (target: IndexedTarget, m: Matched<X>, x: X | null) => H, extraKey: (x: X) => string): Promise<H[]> {
+    const ids = [...matched.keys()];
+    const perTarget = new Map<number, Matched<X>[]>();
+    // The targets as the database returns them (ordered by kind and id), with their row ids.
+    let order: IndexedTarget[] = [];
+    let orderIds: number[] = [];
+    const seen = ids.length > CHUNK ? new Set<number>() : null;
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const part = ids.slice(i, i + CHUNK);
+      const list = `(${part.map(() => '?').join(',')})`;
+      // Arrays, not objects: the all-hit answer is tens of thousands of rows.
+      const links = await this.db.rows<[number | string, number | string]>(`SELECT target, pkg FROM ingot_target_packages WHERE pkg IN ${list}`, part);
+      for (const [target, pkg] of links) {
+        const t = Number(target);
+        const m = matched.get(Number(pkg))!;
+        const ms = perTarget.get(t);
+        if (ms) ms.push(m);
+        else perTarget.set(t, [m]);
+      }
+      const rows = await this.db.rows<[number | string, string, string, string, string, string | null, number]>(
+        `SELECT id, kind, name, target_id, family, distro, packages FROM ingot_targets WHERE id IN (SELECT target FROM ingot_target_packages WHERE pkg IN ${list}) ORDER BY kind, target_id`,
+        part,
+      );
+      for (const [id, kind, name, targetId, family, distro, packages] of rows) {
+        const n = Number(id);
+        if (seen) {
+          if (seen.has(n)) continue;
+          seen.add(n);
+        }
+        order.push({ kind: kind as TargetIdentity['kind'], name, id: targetId, family: family as PackageFamily, distro, packages: Number(packages) });
+        orderIds.push(n);
+      }
+    }
+    // JavaScript's order of strings decides, whatever the database's collation: the database's
+    // order is kept when it agrees (SQLite's byte order on ASCII ids, one chunk), else sorted here.
+    let sorted = true;
+    for (let i = 1; i < order.length; i++) {
+      if (cmpTarget(order[i - 1]!, order[i]!) > 0) {
+        sorted = false;
+        break;
+      }
+    }
+    if (!sorted) {
+      const pairs = order.map((t, i) => ({ t, id: orderIds[i]! }));
+      pairs.sort((a, b) => cmpTarget(a.t, b.t));
+      order = pairs.map((x) => x.t);
+      orderIds = pairs.map((x) => x.id);
+    }
+    const hits: H[] = [];
+    for (let i = 0; i < order.length; i++) {
+      const t = order[i]!;
+      // Absent when another writer changed the target between the two statements: skipped.
+      const ms = perTarget.get(orderIds[i]!);
+      if (!ms) continue;
+      if (ms.length === 1 && ms[0]!.extras.length <= 1) {
+        const m = ms[0]!;
+        hits.push(hit(t, m, m.extras.length ? m.extras[0]! : null));
+        continue;
+      }
+      const mine: { key: string; h: H }[] = [];
+      for (const m of ms) {
+        const base = `${m.pkg.name}\0${m.pkg.arch}\0${m.version}`;
+        if (m.extras.length === 0) mine.push({ key: base, h: hit(t, m, null) });
+        for (const x of m.extras) mine.push({ key: `${base}\0${extraKey(x)}`, h: hit(t, m, x) });
+      }
+      mine.sort((a, b) => cmp(a.key, b.key));
+      for (const x of mine) hits.push(x.h);
+    }
+    return hits;
   }
 
   /** `NAME [OP VERSION]` (see parseQuery); every target with a matching package. */
   async query(expr: string): Promise<QueryHit[]> {
     const q = parseQuery(expr);
-    const rows = await this.rowsFor([q.name], q.bySource ? 'source' : 'name');
-    const hits: QueryHit[] = [];
-    for (const r of rows) {
+    const matched = new Map<number, Matched<never>>();
+    for (const r of await this.versionsFor([q.name], q.bySource ? 'source' : 'name')) {
       const p = pkgOf(r);
       const fam = r.family as PackageFamily;
-      const v = q.bySource ? p.sourceVersion : packageEvr(p);
       if (q.op && q.version !== undefined) {
-        const c = compareVersions(fam, fam === 'rpm' && q.bySource ? v : v, q.version);
+        const c = compareVersions(fam, q.bySource ? p.sourceVersion : packageEvr(p), q.version);
         if (!opHolds(q.op, c)) continue;
       }
-      hits.push({ target: targetOf(r), package: p.name, version: packageEvr(p), arch: p.arch, sourceName: p.sourceName, sourceVersion: p.sourceVersion });
+      matched.set(Number(r.id), { pkg: p, version: packageEvr(p), extras: [] });
     }
-    return sortHits(hits);
+    return this.expand(
+      matched,
+      (target, m) => ({ target, package: m.pkg.name, version: m.version, arch: m.pkg.arch, sourceName: m.pkg.sourceName, sourceVersion: m.pkg.sourceVersion }),
+      () => '',
+    );
   }
 
   /**
    * Every indexed target affected by an advisory or CVE, with the exact matching rules of a
-   * scan. The package rows that the advisories' names select are first grouped by what
-   * matching looks at (name, version, architecture, source, family, distribution), so that each
-   * distinct package version is compared once however many targets carry it; only the groups
-   * that match are expanded into their targets.
+   * scan. Each distinct package version that the advisories' names select is compared once
+   * (it carries the family and distribution of its targets); only the versions that match are
+   * expanded into their targets.
    */
   async affected(adb: AdvisoryDb, cveOrId: string): Promise<AffectedHit[]> {
     const entries = adb.entriesForCve(cveOrId);
     if (entries.length === 0) return [];
-    const names = [...new Set(entries.map((e) => e.name))];
     const byName = new Map<string, StoredEntry[]>();
     for (const e of entries) byName.set(e.name, [...(byName.get(e.name) ?? []), e]);
-    const hits: AffectedHit[] = [];
-    const COLS = 'p.name, p.epoch, p.version, p.release, p.arch, p.source_name, p.source_version, t.family, t.distro';
-    for (let i = 0; i < names.length; i += 400) {
-      const part = names.slice(i, i + 400);
-      const list = `(${part.map(() => '?').join(',')})`;
-      const groups = await this.db.query<GroupRow>(
-        `SELECT ${COLS} FROM ingot_packages p JOIN ingot_targets t ON t.id = p.target WHERE (p.name IN ${list} OR p.source_name IN ${list}) GROUP BY ${COLS}`,
-        [...part, ...part],
-      );
-      for (const g of groups) {
-        const fam = g.family as PackageFamily;
-        const p = pkgOf({ pkg_name: g.name, epoch: g.epoch, version: g.version, release: g.release, arch: g.arch, source_name: g.source_name, source_version: g.source_version });
-        const cands = new Set([...(byName.get(p.name) ?? []), ...(byName.get(p.sourceName) ?? [])]);
-        const matched: StoredEntry[] = [];
-        for (const e of cands) {
-          if (e.family !== fam || !distroCovers(e.distro, g.distro)) continue;
-          if (matched.some((m) => m.advisory === e.advisory)) continue;
-          if (matchEntry(fam, e, p)) matched.push(e);
-        }
-        if (matched.length === 0) continue;
-        const targets = await this.db.query<TargetRow>(
-          `SELECT t.id, t.kind, t.name, t.target_id, t.family, t.distro, t.packages FROM ingot_packages p JOIN ingot_targets t ON t.id = p.target
-           WHERE p.name = ? AND p.epoch = ? AND p.version = ? AND p.release = ? AND p.arch = ? AND p.source_name = ? AND p.source_version = ? AND t.family = ? AND ${g.distro === null ? 't.distro IS NULL' : 't.distro = ?'}`,
-          [g.name, g.epoch, g.version, g.release, g.arch, g.source_name, g.source_version, g.family, ...(g.distro === null ? [] : [g.distro])],
-        );
-        const version = packageEvr(p);
-        for (const t of targets) {
-          const target = targetOf(t);
-          for (const e of matched) hits.push({ target, package: p.name, version, arch: p.arch, sourceName: p.sourceName, sourceVersion: p.sourceVersion, advisory: e.advisory, fixed: e.fixed, severity: e.severity });
-        }
+    const matched = new Map<number, Matched<StoredEntry>>();
+    for (const r of await this.versionsFor([...byName.keys()], 'either')) {
+      const fam = r.family as PackageFamily;
+      const distro = r.distro === '' ? null : r.distro;
+      const p = pkgOf(r);
+      const cands = new Set([...(byName.get(p.name) ?? []), ...(byName.get(p.sourceName) ?? [])]);
+      const hit: StoredEntry[] = [];
+      for (const e of cands) {
+        if (e.family !== fam || !distroCovers(e.distro, distro)) continue;
+        if (hit.some((m) => m.advisory === e.advisory)) continue;
+        if (matchEntry(fam, e, p)) hit.push(e);
       }
+      if (hit.length) matched.set(Number(r.id), { pkg: p, version: packageEvr(p), extras: hit });
     }
-    return sortHits(hits);
+    return this.expand(
+      matched,
+      (target, m, e) => ({ target, package: m.pkg.name, version: m.version, arch: m.pkg.arch, sourceName: m.pkg.sourceName, sourceVersion: m.pkg.sourceVersion, advisory: e!.advisory, fixed: e!.fixed, severity: e!.severity }),
+      (e) => e.advisory,
+    );
   }
 }
 
-interface GroupRow {
+/** Removes package versions that no target carries any more (after a replace or a remove). */
+async function dropUnused(tx: SqlDb): Promise<void> {
+  await tx.query(`DELETE FROM ingot_package_versions WHERE NOT EXISTS (SELECT 1 FROM ingot_target_packages l WHERE l.pkg = ingot_package_versions.id)`);
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Kind, then id; the same order as comparing `kind\0id` (neither contains a NUL). */
+const cmpTarget = (a: IndexedTarget, b: IndexedTarget): number => cmp(a.kind, b.kind) || cmp(a.id, b.id);
+
+interface VersionRow {
+  id: number | string;
   name: string;
+  family: string;
+  /** '' when the targets' distribution is unknown. */
+  distro: string;
   epoch: number;
   version: string;
   release: string;
   arch: string;
   source_name: string;
   source_version: string;
-  family: string;
-  distro: string | null;
 }
 
 interface TargetRow {
-  id: number;
+  id: number | string;
   kind: string;
   name: string;
   target_id: string;
   family: string;
   distro: string | null;
   packages: number;
-}
-
-interface PackageRow {
-  pkg_name: string;
-  epoch: number;
-  version: string;
-  release: string;
-  arch: string;
-  source_name: string;
-  source_version: string;
 }
 
 export interface IndexedTarget extends TargetIdentity {
@@ -257,13 +392,8 @@ function targetOf(r: TargetRow): IndexedTarget {
   return { kind: r.kind as TargetIdentity['kind'], name: r.name, id: r.target_id, family: r.family as PackageFamily, distro: r.distro, packages: Number(r.packages) };
 }
 
-function pkgOf(r: PackageRow): InstalledPackage {
-  return { name: r.pkg_name, epoch: Number(r.epoch), version: r.version, release: r.release, arch: r.arch, sourceName: r.source_name, sourceVersion: r.source_version, purl: '' };
-}
-
-function sortHits<T extends QueryHit>(hits: T[]): T[] {
-  const k = (h: QueryHit): string => `${h.target.kind}\0${h.target.id}\0${h.package}\0${h.arch}\0${h.version}`;
-  return hits.sort((a, b) => (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0));
+function pkgOf(r: VersionRow): InstalledPackage {
+  return { name: r.name, epoch: Number(r.epoch), version: r.version, release: r.release, arch: r.arch, sourceName: r.source_name, sourceVersion: r.source_version, purl: '' };
 }
 
 export type QueryOp = '<' | '<=' | '=' | '>=' | '>' | '!=';

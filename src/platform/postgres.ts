@@ -6,7 +6,7 @@
  * `pg` client (the network stays in this layer).
  */
 import Database from 'better-sqlite3';
-import pg from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { IngotError } from '../core/errors.js';
 
 export interface SqlDb {
@@ -14,6 +14,11 @@ export interface SqlDb {
   /** Where the database is, for messages (file path, or the URL without its password). */
   readonly label: string;
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /**
+   * A SELECT whose rows come as arrays of the selected columns, in order: no object per row,
+   * which counts when an answer has tens of thousands of rows.
+   */
+  rows<T extends unknown[] = unknown[]>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   exec(sql: string): Promise<void>;
   transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -43,6 +48,13 @@ export function openSqlite(file: string): SqlDb {
       try {
         const st = db.prepare(sql);
         return (st.reader ? st.all(...params) : (st.run(...params), [])) as T[];
+      } catch (e) {
+        throw dbError(file, e);
+      }
+    },
+    async rows<T extends unknown[]>(sql: string, params: readonly unknown[] = []) {
+      try {
+        return db.prepare(sql).raw().all(...params) as T[];
       } catch (e) {
         throw dbError(file, e);
       }
@@ -87,15 +99,24 @@ function redact(url: string): string {
   }
 }
 
-type Queryable = { query: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }> };
+type Queryable = {
+  query: (text: string | { text: string; values?: unknown[]; rowMode?: 'array' }, values?: unknown[]) => Promise<{ rows: unknown[] }>;
+};
 
-function wrap(q: Queryable, label: string, pool: pg.Pool | null): SqlDb {
+function wrap(q: Queryable, label: string, pool: Pool | null): SqlDb {
   const self: SqlDb = {
     kind: 'postgres',
     label,
     async query<T>(sql: string, params: readonly unknown[] = []) {
       try {
         return (await q.query(toDollar(sql), [...params])).rows as T[];
+      } catch (e) {
+        throw dbError(label, e);
+      }
+    },
+    async rows<T extends unknown[]>(sql: string, params: readonly unknown[] = []) {
+      try {
+        return (await q.query({ text: toDollar(sql), values: [...params], rowMode: 'array' })).rows as T[];
       } catch (e) {
         throw dbError(label, e);
       }
@@ -109,7 +130,7 @@ function wrap(q: Queryable, label: string, pool: pg.Pool | null): SqlDb {
     },
     async transaction<T>(fn: (d: SqlDb) => Promise<T>) {
       if (!pool) return fn(self);
-      let client: pg.PoolClient;
+      let client: PoolClient;
       try {
         client = await pool.connect();
       } catch (e) {
@@ -137,6 +158,9 @@ function wrap(q: Queryable, label: string, pool: pg.Pool | null): SqlDb {
 /** Connects to PostgreSQL (`postgres://user:pass@host:port/db` or `postgresql://…`). */
 export async function openPostgres(url: string): Promise<SqlDb> {
   const label = redact(url);
+  // Loaded here, not at start-up: most commands never reach PostgreSQL, and the client costs
+  // tens of milliseconds to load.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   pool.on('error', () => undefined);
   try {

@@ -7,15 +7,18 @@
  * - `query`: NAME, NAME OP VERSION for every operator, source:NAME;
  * - `affected`: CVEs whose advisories are keyed by Debian source package, by RPM binary name
  *   (updateinfo) and by release (Debian:11 against Debian:12 targets);
- * - re-adding a target replaces it; the CLI (`ingot index add/query/affected --db postgres://…`)
- *   gives the same JSON as the library on both databases.
+ * - re-adding a target replaces it, removing one removes it, and neither leaves package
+ *   versions that no target carries; the CLI (`ingot index add/query/affected --db postgres://…`)
+ *   gives the same JSON as the library on both databases;
+ * - an index of schema 1 (one row per package of each target) is converted when opened and
+ *   then answers as an index built anew from the same targets.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pg from 'pg';
-import { openPostgres, openSqlite } from '../../src/platform/postgres.js';
+import { openPostgres, openSqlite, type SqlDb } from '../../src/platform/postgres.js';
 import { FleetIndex, type QueryHit } from '../../src/inventory/fleet.js';
 import { AdvisoryDb } from '../../src/inventory/advisory-db.js';
 import { parseAdvisories } from '../../src/inventory/advisories.js';
@@ -30,6 +33,7 @@ const N = 10_000;
 let work = '';
 let pgUrl = '';
 let dbName = '';
+let dbNameV1 = '';
 let sqlite: FleetIndex;
 let postgres: FleetIndex;
 let adb: AdvisoryDb;
@@ -159,6 +163,7 @@ after(async () => {
     const admin = new pg.Client({ connectionString: testPostgresUrl() });
     await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
+    if (dbNameV1) await admin.query(`DROP DATABASE IF EXISTS ${dbNameV1}`);
     await admin.end();
   }
   cleanup(work);
@@ -233,6 +238,30 @@ for (const cve of ['CVE-2023-4911', 'CVE-2023-38545', 'CVE-2023-46218', 'CVE-202
   });
 }
 
+test('answers come in JavaScript string order on both, whatever the collation, across many matching versions', async () => {
+  // 450 directory targets, each with its own version of one package (450 matching versions:
+  // more than one IN list), with ids whose UTF-8 byte order (SQLite's) and UTF-16 order
+  // (JavaScript's) disagree: U+1F600 sorts above U+FFFD in UTF-8, below it in UTF-16.
+  const extra: Target[] = [];
+  for (let i = 0; i < 450; i++) {
+    const p = { name: 'manyver', epoch: 0, version: `1.${i}`, release: '1', arch: 'amd64', sourceName: 'manyver', sourceVersion: `1.${i}-1` };
+    const id = `/fleet/${i % 2 ? '\u{1F600}' : '\uFFFD'}${String(i % 7)}/${i}`;
+    extra.push({ identity: { kind: 'directory', name: id, id }, inventory: { family: 'deb', packages: [{ ...p, purl: purlOf('deb', p, DEB12) }], distro: DEB12, source: 'dpkg-status', databasePath: null } });
+  }
+  const key = (h: QueryHit): string => `${h.target.kind}\0${h.target.id}\0${h.package}\0${h.arch}\0${h.version}`;
+  for (const idx of [sqlite, postgres]) await idx.add(extra);
+  for (const [expr, min] of [['manyver', -1], ['manyver >= 1.200-1', 200]] as const) {
+    const want = extra
+      .filter((_, i) => i >= min)
+      .map((t) => `directory\0${t.identity.id}\0manyver\0amd64\0${packageEvr(t.inventory.packages[0]!)}`)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const a = await sqlite.query(expr);
+    assert.deepEqual(a.map(key), want, expr);
+    assert.deepEqual(await postgres.query(expr), a, expr);
+  }
+  for (const idx of [sqlite, postgres]) assert.equal(await idx.remove(extra.map((t) => t.identity.id)), extra.length);
+});
+
 test('re-adding a target replaces it on both; the CLI answers the same on both databases', async () => {
   const t = fleet[3]!;
   const changed: Target = { ...t, inventory: { ...t.inventory, packages: t.inventory.packages.filter((p) => p.name !== 'bash') } };
@@ -260,4 +289,99 @@ test('re-adding a target replaces it on both; the CLI answers the same on both d
     answers.push(q.stdout + aff.stdout);
   }
   assert.equal(answers[1], answers[0]);
+});
+
+/** Package versions that no target carries (none may be left after a replace or a remove). */
+async function unusedVersions(db: SqlDb): Promise<number> {
+  const r = await db.query<{ n: number | string }>(`SELECT count(*) AS n FROM ingot_package_versions v WHERE NOT EXISTS (SELECT 1 FROM ingot_target_packages l WHERE l.pkg = v.id)`);
+  return Number(r[0]!.n);
+}
+
+const countVersions = async (db: SqlDb): Promise<number> => Number((await db.query<{ n: number | string }>(`SELECT count(*) AS n FROM ingot_package_versions`))[0]!.n);
+
+test('replacing and removing targets on both leaves no package version that no target carries', async () => {
+  const base = fleet[0]!;
+  const only = { name: 'only-here', epoch: 0, version: '1.0', release: '1', arch: 'amd64', sourceName: 'only-here', sourceVersion: '1.0-1' };
+  const lone: Target = { identity: { kind: 'image', name: 'lone', id: 'f'.repeat(64) }, inventory: { ...base.inventory, packages: [...base.inventory.packages, { ...only, purl: purlOf('deb', only, DEB12) }] } };
+  const t = fleet[5]!;
+  const before = await sqlite.targets();
+  for (const idx of [sqlite, postgres]) {
+    assert.equal(await unusedVersions(idx.db), 0, 'after the replace above');
+    const n0 = await countVersions(idx.db);
+    await idx.add([lone]);
+    assert.equal(await countVersions(idx.db), n0 + 1);
+    assert.equal((await idx.query('only-here')).length, 1);
+    // Replaced by an inventory without it: the version goes.
+    await idx.add([{ ...lone, inventory: base.inventory }]);
+    assert.equal(await countVersions(idx.db), n0);
+    await idx.add([lone]);
+    assert.equal(await idx.remove(['lone']), 1);
+    assert.equal(await countVersions(idx.db), n0);
+    assert.equal((await idx.query('only-here')).length, 0);
+    assert.equal(await idx.remove([t.identity.name]), 1);
+    assert.equal(await unusedVersions(idx.db), 0, 'after the removes');
+    assert.ok(!(await idx.query('bash')).some((h) => h.target.id === t.identity.id));
+  }
+  const a = await sqlite.targets();
+  assert.equal(a.length, before.length - 1);
+  assert.deepEqual(await postgres.targets(), a);
+});
+
+test('an index of schema 1 is converted when opened and answers as one built anew (SQLite and PostgreSQL)', async () => {
+  // The first 600 targets, and one whose distribution is unknown (NULL in ingot_targets).
+  const some: Target[] = [...fleet.slice(0, 600), { ...fleet[1]!, identity: { kind: 'directory', name: '/nodistro', id: '/nodistro' }, inventory: { ...fleet[1]!.inventory, distro: { id: null, versionId: null, codename: null, prettyName: null } } }];
+  const u = new URL(pgUrl);
+  dbNameV1 = `${dbName}_v1`;
+  const admin = new pg.Client({ connectionString: testPostgresUrl() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbNameV1}`);
+  await admin.end();
+  u.pathname = `/${dbNameV1}`;
+  const answers: unknown[] = [];
+  for (const db of [openSqlite(path.join(work, 'v1.sqlite')), await openPostgres(u.toString())]) {
+    // Schema 1 as ingot wrote it: one row per package of each target.
+    const idCol = db.kind === 'postgres' ? 'BIGSERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY';
+    await db.exec(`CREATE TABLE ingot_index_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    await db.exec(`CREATE TABLE ingot_targets (id ${idCol}, ident TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, name TEXT NOT NULL, target_id TEXT NOT NULL, family TEXT NOT NULL, distro TEXT, packages INTEGER NOT NULL)`);
+    await db.exec(`CREATE TABLE ingot_packages (target BIGINT NOT NULL REFERENCES ingot_targets(id) ON DELETE CASCADE, name TEXT NOT NULL, epoch INTEGER NOT NULL, version TEXT NOT NULL, release TEXT NOT NULL, arch TEXT NOT NULL, source_name TEXT NOT NULL, source_version TEXT NOT NULL, purl TEXT NOT NULL)`);
+    await db.query(`INSERT INTO ingot_index_meta (key, value) VALUES (?, ?)`, ['schema', '1']);
+    await db.transaction(async (tx) => {
+      for (const t of some) {
+        const d = t.inventory.distro.id ? `${t.inventory.distro.id}:${t.inventory.distro.versionId!.split('.')[0]}` : null;
+        const r = await tx.query<{ id: number | string }>(`INSERT INTO ingot_targets (ident, kind, name, target_id, family, distro, packages) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, [`${t.identity.kind}:${t.identity.id}`, t.identity.kind, t.identity.name, t.identity.id, t.inventory.family, d, t.inventory.packages.length]);
+        const ps = t.inventory.packages;
+        const params: unknown[] = [];
+        for (const p of ps) params.push(Number(r[0]!.id), p.name, p.epoch, p.version, p.release, p.arch, p.sourceName, p.sourceVersion, p.purl);
+        await tx.query(`INSERT INTO ingot_packages VALUES ${ps.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`, params);
+      }
+    });
+    const migrated = await FleetIndex.open(db);
+    // Built anew by this ingot from the same targets (SQLite = PostgreSQL is shown above).
+    const fresh = await FleetIndex.open(openSqlite(path.join(work, `fresh-${db.kind}.sqlite`)));
+    await fresh.add(some);
+    try {
+      assert.deepEqual((await db.query<{ value: string }>(`SELECT value FROM ingot_index_meta WHERE key = ?`, ['schema']))[0]!.value, '2');
+      await assert.rejects(db.query(`SELECT count(*) FROM ingot_packages`));
+      const mine: unknown[] = [await migrated.targets()];
+      assert.deepEqual(mine[0], await fresh.targets());
+      for (const q of ['bash', 'bash < 5.2.15-2+deb12u1', 'source:glibc < 2.36-9+deb12u4', 'kernel >= 5.14.0-362.18.1.el9_3']) {
+        const a = await migrated.query(q);
+        assert.ok(a.length > 0, q);
+        assert.deepEqual(a, await fresh.query(q), q);
+        mine.push(a);
+      }
+      assert.ok((await migrated.query('bash')).some((h) => h.target.id === '/nodistro'));
+      for (const cve of ['CVE-2023-4911', 'CVE-2024-0727', 'CVE-2023-5678']) {
+        const a = await migrated.affected(adb, cve);
+        assert.ok(a.length > 0, cve);
+        assert.deepEqual(a, await fresh.affected(adb, cve), cve);
+        mine.push(a);
+      }
+      answers.push(mine);
+    } finally {
+      await migrated.close();
+      await fresh.close();
+    }
+  }
+  assert.deepEqual(answers[1], answers[0]);
 });
