@@ -16,8 +16,8 @@
  *   page where a repository file was expected (NETWORK_ERROR naming the URL).
  * - Nothing here writes to the repository: sinks decide what becomes a staged object.
  */
-import { IngotError, errnoCode } from '../core/errors.js';
-import { HttpClient, type HttpResponse } from '../platform/http-client.js';
+import { IngotError } from '../core/errors.js';
+import { HttpClient, httpErrorCode, normalizedHttpError, type HttpResponse } from '../platform/http-client.js';
 
 export interface StreamSink {
   /** Bytes accepted so far: the offset a resumed request continues from. */
@@ -76,7 +76,7 @@ function classify(e: unknown): Failure {
     if (e.code === 'PULL_OBJECT_CORRUPT') return 'corrupt';
     return e.data['transient'] === true ? 'transient' : 'fatal';
   }
-  const c = errnoCode(e) ?? '';
+  const c = httpErrorCode(e) ?? '';
   if (['ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'EPIPE', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE'].includes(c)) {
     return 'transient';
   }
@@ -239,7 +239,10 @@ export class Fetcher {
       }
     } catch (e) {
       res.body.destroy();
-      throw e;
+      if (!(e instanceof IngotError) && httpErrorCode(e) === 'ECONNRESET' && declared !== undefined) {
+        throw new IngotError('NETWORK_ERROR', `${url}: connection closed after ${got} of ${declared} bytes`, { cause: e, data: { url, transient: true } });
+      }
+      throw normalizedHttpError(e);
     }
     if (declared !== undefined && got !== declared) {
       throw new IngotError('NETWORK_ERROR', `${url}: connection closed after ${got} of ${declared} bytes`, {
@@ -257,7 +260,7 @@ function finalError(url: string, e: unknown, attempts: number): IngotError {
     if (!tries) return e;
     return new IngotError(e.code, `${e.message}${tries}`, { hint: e.hint, cause: e.cause, data: { ...e.data, attempts } });
   }
-  const code = errnoCode(e) ?? 'EIO';
+  const code = httpErrorCode(e) ?? 'EIO';
   const why = code === 'ETIMEDOUT' ? 'the server stalled' : code === 'ECONNREFUSED' ? 'connection refused' : `${(e as Error)?.message ?? code}`;
   return new IngotError('NETWORK_ERROR', `${url}: ${why} [${code}]${tries}`, {
     hint: 'check that the server is reachable and serves the repository; a later pull resumes where this one stopped',

@@ -76,6 +76,29 @@ suite('ostree pull from ingot serve and from a plain static server', () => {
     }
   });
 
+  it('ingot pull from python3 -m http.server (HTTP/1.0: one response per connection, no pipelining)', async () => {
+    // The pull pipelines requests on keep-alive connections; a server that closes each
+    // connection after one response must still give the whole commit (the client stops
+    // pipelining to it and retries what the closed connections lost).
+    const py = await startPythonServer(repo);
+    try {
+      const dst = path.join(tmp, 'dst-ingot-python');
+      ingotOk(['repo', 'init', '--repo', dst, '--mode', 'bare-user']);
+      ingotOk(['remote', 'add', '--repo', dst, 'origin', py.url]);
+      const out = ingotOk(['--json', 'pull', '--repo', dst, 'origin', REF]);
+      assert.match(out, new RegExp(commit));
+      assertOstreeFsckClean(ostree(dst, ['fsck']), 'ingot pull from python');
+      const co = path.join(tmp, 'co-ingot-python');
+      ostreeOk(dst, ['checkout', REF, co]);
+      assert.deepEqual(treeDiff(describe(co), expected), []);
+      // (ingotOk blocks the event loop: let the server's log lines arrive.)
+      for (let i = 0; i < 50 && py.log.filter((l) => l.includes('"GET /objects/')).length <= 50; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(py.log.filter((l) => l.includes('"GET /objects/')).length > 50, `the objects came from the python server: ${py.log.slice(-3).join('\n')}`);
+    } finally {
+      await py.stop();
+    }
+  });
+
   it('Range: 206 with Content-Range, suffix ranges, 416 past the end', async () => {
     const url = server!.url;
     const whole = fs.readFileSync(path.join(repo, 'summary'));
