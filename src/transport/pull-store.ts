@@ -349,25 +349,10 @@ export function storeWholeFilez(mode: RepoMode, checksum: string, url: string, f
   const isLink = (h.mode & S_IFMT) === S_IFLNK;
   const native = pullNative();
   if (native && !isLink && mode !== 'bare' && h.size <= BigInt(WHOLE_DATA_LIMIT)) {
-    const bareUser = mode === 'bare-user';
     try {
-      return native.pullStoreContent(
-        compressed,
-        Number(h.size),
-        encodeFileHeader(h),
-        checksum,
-        dest,
-        bareUser ? null : filez,
-        bareUser ? bareUserFileMode(h.mode) : 0o644,
-        bareUser ? 'user.ostreemeta' : null,
-        bareUser ? encodeUserMeta(h) : null,
-        bareUser,
-      );
+      return native.pullStoreContent(...pullStoreArgs(mode, h, filez, checksum, dest));
     } catch (e) {
-      const code = errnoCode(e);
-      if (code === 'EINFLATE') throw corrupt(url, checksum, `compressed data does not inflate to the declared ${h.size} bytes`, e);
-      if (code === 'ECHECKSUM') throw corrupt(url, checksum, `content checksum is ${(e as Error).message}`);
-      throw ioError(e, 'cannot write object', dest);
+      throw pullStoreError(e, url, checksum, h, dest);
     }
   }
   let data: Buffer;
@@ -407,33 +392,42 @@ export function storeWholeFilez(mode: RepoMode, checksum: string, url: string, f
   }
 }
 
-/** The native one-call path for a regular content object (native/ingot_sys.c, block `pull:`). */
+/**
+ * The arguments of the native one-call store (native/ingot_sys.c, block `pull:`): compressed
+ * data, declared size, file header, checksum, destination, the received body to keep (archive)
+ * or null, file mode, xattr name and value (bare-user's user.ostreemeta) or nulls, zero mtime.
+ */
+type PullStoreArgs = [Buffer, number, Buffer, string, string, Buffer | null, number, string | null, Buffer | null, boolean];
+
+/** The native one-call path for a regular content object. */
 interface PullNative {
-  pullStoreContent(
-    compressed: Buffer,
-    size: number,
-    header: Buffer,
-    checksum: string,
-    dest: string,
-    body: Buffer | null,
-    fileMode: number,
-    xattrName: string | null,
-    xattrValue: Buffer | null,
-    zeroMtime: boolean,
-  ): number;
+  pullStoreContent(...args: PullStoreArgs): number;
   /** The same on the libuv thread pool (the buffers must stay unchanged until it settles). */
-  pullStoreContentAsync?(
-    compressed: Buffer,
-    size: number,
-    header: Buffer,
-    checksum: string,
-    dest: string,
-    body: Buffer | null,
-    fileMode: number,
-    xattrName: string | null,
-    xattrValue: Buffer | null,
-    zeroMtime: boolean,
-  ): Promise<number>;
+  pullStoreContentAsync?(...args: PullStoreArgs): Promise<number>;
+}
+
+function pullStoreArgs(mode: RepoMode, h: FilezHeader, filez: Buffer, checksum: string, dest: string): PullStoreArgs {
+  const bareUser = mode === 'bare-user';
+  return [
+    filez.subarray(h.headerLength),
+    Number(h.size),
+    encodeFileHeader(h),
+    checksum,
+    dest,
+    bareUser ? null : filez,
+    bareUser ? bareUserFileMode(h.mode) : 0o644,
+    bareUser ? 'user.ostreemeta' : null,
+    bareUser ? encodeUserMeta(h) : null,
+    bareUser,
+  ];
+}
+
+/** The error of a failed native store: corrupt data (EINFLATE, ECHECKSUM) or an I/O error. */
+function pullStoreError(e: unknown, url: string, checksum: string, h: FilezHeader, dest: string): IngotError {
+  const code = errnoCode(e);
+  if (code === 'EINFLATE') return corrupt(url, checksum, `compressed data does not inflate to the declared ${h.size} bytes`, e);
+  if (code === 'ECHECKSUM') return corrupt(url, checksum, `content checksum is ${(e as Error).message}`);
+  return ioError(e, 'cannot write object', dest);
 }
 
 let nativeStore: PullNative | null | undefined;
@@ -466,25 +460,10 @@ export async function storeWholeFilezAsync(mode: RepoMode, checksum: string, url
     throw corrupt(url, checksum, (e as Error).message, e);
   }
   if ((h.mode & S_IFMT) === S_IFLNK || h.size > BigInt(WHOLE_DATA_LIMIT)) return storeWholeFilez(mode, checksum, url, filez, dest);
-  const bareUser = mode === 'bare-user';
   try {
-    return await native.pullStoreContentAsync(
-      filez.subarray(h.headerLength),
-      Number(h.size),
-      encodeFileHeader(h),
-      checksum,
-      dest,
-      bareUser ? null : filez,
-      bareUser ? bareUserFileMode(h.mode) : 0o644,
-      bareUser ? 'user.ostreemeta' : null,
-      bareUser ? encodeUserMeta(h) : null,
-      bareUser,
-    );
+    return await native.pullStoreContentAsync(...pullStoreArgs(mode, h, filez, checksum, dest));
   } catch (e) {
-    const code = errnoCode(e);
-    if (code === 'EINFLATE') throw corrupt(url, checksum, `compressed data does not inflate to the declared ${h.size} bytes`, e);
-    if (code === 'ECHECKSUM') throw corrupt(url, checksum, `content checksum is ${(e as Error).message}`);
-    throw ioError(e, 'cannot write object', dest);
+    throw pullStoreError(e, url, checksum, h, dest);
   }
 }
 
