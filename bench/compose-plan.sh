@@ -39,20 +39,17 @@ CACHE="$WORK/cache"
 RESULTS="$WORK/results.tsv"
 REF=bench/debian/bookworm/minbase-plan
 
-die() { echo "bench: $*" >&2; exit 1; }
-log() { echo "bench: $*" >&2; }
+# die, log, freeze_build
+source bench/lib.sh
 
 report() {
   [ -f "$RESULTS" ] || die "no measurement in $RESULTS; run bash bench/compose-plan.sh first"
   cat >"$WORK/report.mjs" <<'EOF'
 import * as fs from 'node:fs';
 const [results, factsFile, out] = process.argv.slice(2);
-const rows = fs.readFileSync(results, 'utf8').trim().split('\n').slice(1).map((l) => {
-  const [op, run, wall, user, sys, rss, load] = l.split('\t');
-  return { op, run: Number(run), wall: Number(wall), cpu: Number(user) + Number(sys), rss: Number(rss), load };
-});
+const { readRows, median } = await import(process.env.INGOT_BENCH_REPORT_LIB);
+const rows = readRows(results);
 const facts = JSON.parse(fs.readFileSync(factsFile, 'utf8'));
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const n = s.length; return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
 const of = (op) => rows.filter((r) => r.op === op);
 const med = (op, k = 'wall') => median(of(op).map((r) => r[k]));
 const f = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
@@ -106,16 +103,8 @@ command -v /usr/bin/time >/dev/null || die "/usr/bin/time is missing; run 'bash 
 mkdir -p "$WORK" "$CACHE"
 # A frozen copy of the build (dist/ is shared and may be rebuilt while this runs).
 log "building (tsc) and freezing a copy of the build"
-node_modules/.bin/tsc -p tsconfig.json >&2 || log "warning: the work tree did not type-check; measuring the JavaScript tsc emitted anyway"
 SNAP="$WORK/ingot-build"
-rm -rf "$SNAP"
-mkdir -p "$SNAP/dist" "$SNAP/build/Release"
-cp -a package.json bin "$SNAP/"
-cp -a dist/src "$SNAP/dist/src"
-cp -a build/Release/ingot_sys.node "$SNAP/build/Release/"
-ln -s "$ROOT/node_modules" "$SNAP/node_modules"
-find "$SNAP" -name '*.ts' -delete
-INGOT=(node "$SNAP/bin/ingot.js")
+freeze_build "$SNAP"
 
 # Packages already downloaded by bench/compose.sh are linked in (cache files are immutable).
 if [ -d bench/work/compose/cache/packages ] && [ ! -d "$CACHE/packages" ]; then

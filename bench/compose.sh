@@ -55,14 +55,14 @@ case "$OUT" in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
 RESULTS="$WORK/results.tsv"
 REF=bench/debian/bookworm/minbase
 
-die() { echo "bench: $*" >&2; exit 1; }
+# die, log, freeze_build
+source bench/lib.sh
 # Mounts under DIR (an ingot killed mid-compose leaves its script overlays mounted): unmounted
 # lazily, deepest first, so that DIR can be removed.
 unmount_under() {
   local d; d=$(realpath -m "$1")
   awk -v p="$d/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" || true; done
 }
-log() { echo "bench: $*" >&2; }
 
 report() {
   [ -f "$RESULTS" ] || die "no measurement in $RESULTS; run bash bench/compose.sh first"
@@ -70,12 +70,9 @@ report() {
   cat >"$WORK/report.mjs" <<'EOF'
 import * as fs from 'node:fs';
 const [results, factsFile, out] = process.argv.slice(2);
-const rows = fs.readFileSync(results, 'utf8').trim().split('\n').slice(1).map((l) => {
-  const [op, run, wall, user, sys, rss, load] = l.split('\t');
-  return { op, run: Number(run), wall: Number(wall), cpu: Number(user) + Number(sys), rss: Number(rss), load };
-});
+const { readRows, median } = await import(process.env.INGOT_BENCH_REPORT_LIB);
+const rows = readRows(results);
 const facts = JSON.parse(fs.readFileSync(factsFile, 'utf8'));
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const n = s.length; return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
 const of = (op) => rows.filter((r) => r.op === op);
 const med = (op, k = 'wall') => median(of(op).map((r) => r[k]));
 const peerRuns = [...new Set(of('mmdebstrap').map((r) => r.run))].map((run) => {
@@ -187,20 +184,8 @@ unmount_under "$WORK"
 # The ingot to measure, as a frozen copy of the work tree's build, so that a rebuild of dist/
 # while the benchmark runs (it takes a while; dist/ is shared) cannot change it halfway.
 log "building (tsc) and freezing a copy of the build"
-tsc_ok=yes
-node_modules/.bin/tsc -p tsconfig.json >&2 || tsc_ok=no
 SNAP="$WORK/ingot-build"
-rm -rf "$SNAP"
-mkdir -p "$SNAP/dist" "$SNAP/build/Release"
-cp -a package.json bin "$SNAP/"
-cp -a dist/src "$SNAP/dist/src"
-cp -a build/Release/ingot_sys.node "$SNAP/build/Release/"
-ln -s "$ROOT/node_modules" "$SNAP/node_modules"
-# No TypeScript (.d.ts included) under bench/work: the project's tsconfig includes bench/**/*.ts.
-find "$SNAP" -name '*.ts' -delete
-[ -f "$SNAP/dist/src/cli/main.js" ] || die "the build of ingot produced no dist/src/cli/main.js"
-[ "$tsc_ok" = yes ] || log "warning: the work tree did not type-check (errors above); measuring the JavaScript tsc emitted anyway"
-INGOT=(node "$SNAP/bin/ingot.js")
+freeze_build "$SNAP"
 
 REPOS='repos:
   - name: debian

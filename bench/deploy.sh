@@ -43,20 +43,17 @@ MINBASE="$ROOT/bench/work/inputs/debian-minbase"
 REF=debian/bookworm/x86_64
 KVER=6.1.0-bench
 
-die() { echo "bench: $*" >&2; exit 1; }
-log() { echo "bench: $*" >&2; }
+# die, log, freeze_build
+source bench/lib.sh
 
 report() {
   [ -f "$RESULTS" ] || die "no measurement in $RESULTS; run bash bench/deploy.sh first"
   cat >"$WORK/report.mjs" <<'JS'
 import * as fs from 'node:fs';
 const [results, factsFile, out] = process.argv.slice(2);
-const rows = fs.readFileSync(results, 'utf8').trim().split('\n').slice(1).map((l) => {
-  const [op, run, wall, user, sys, rss, load] = l.split('\t');
-  return { op, run: Number(run), wall: Number(wall), cpu: Number(user) + Number(sys), rss: Number(rss), load };
-});
+const { readRows, median } = await import(process.env.INGOT_BENCH_REPORT_LIB);
+const rows = readRows(results);
 const facts = JSON.parse(fs.readFileSync(factsFile, 'utf8'));
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const n = s.length; return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
 // A composite operation is the sum of its parts within one run.
 const sum = (ops, k = 'wall') => [...new Set(rows.filter((r) => r.op === ops[0]).map((r) => r.run))].map((run) => ops.reduce((n, op) => n + (rows.find((r) => r.op === op && r.run === run)?.[k] ?? NaN), 0));
 const med = (ops, k = 'wall') => median(sum(ops, k));

@@ -37,8 +37,8 @@ RESULTS="$WORK/results.tsv"
 SNAP="$WORK/ingot-build"
 INGOT="node $SNAP/bin/ingot.js"
 
-die() { echo "bench: $*" >&2; exit 1; }
-log() { echo "bench: $*" >&2; }
+# die, log, freeze_build
+source bench/lib.sh
 
 report() {
   [ -f "$RESULTS" ] || die "no measurement in $RESULTS; run bash bench/image.sh first"

@@ -42,25 +42,17 @@ case "$OUT" in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
 PKG=${INGOT_BENCH_PULL_PACKAGE:-coreutils}
 TREE="$ROOT/bench/work/inputs/debian-minbase"
 
-die() { echo "bench: $*" >&2; exit 1; }
-log() { echo "bench: $*" >&2; }
+# die, log, freeze_build
+source bench/lib.sh
 
 for t in ostree node /usr/bin/time; do command -v "$t" >/dev/null || die "'$t' is missing; run 'bash scripts/setup.sh --peers' first"; done
 [ -f "$ROOT/bench/work/inputs/debian-minbase.ok" ] || die "no minbase tree; run 'INGOT_BENCH_INPUTS=debian bash bench/repo.sh' first"
 mkdir -p "$WORK"
 
 # A frozen copy of ingot, so that a rebuild of dist/ while this runs cannot change it halfway.
-log "building ingot from the work tree (tsc)"
-node_modules/.bin/tsc -p tsconfig.json >/dev/null 2>&1 || log "warning: tsc reported errors (its JavaScript is measured anyway)"
+log "building ingot from the work tree (tsc) and freezing a copy of the build"
 SNAP="$WORK/ingot-build"
-rm -rf "$SNAP"
-mkdir -p "$SNAP/dist" "$SNAP/build/Release"
-cp -a package.json bin "$SNAP/"
-cp -a dist/src "$SNAP/dist/src"
-cp -a build/Release/ingot_sys.node "$SNAP/build/Release/"
-ln -s "$ROOT/node_modules" "$SNAP/node_modules"
-find "$SNAP/dist" -name '*.ts' -delete
-INGOT=(node "$SNAP/bin/ingot.js")
+freeze_build "$SNAP"
 REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain -- src bin native 2>/dev/null)" ]; then REV="$REV (work tree with uncommitted changes)"; fi
 
