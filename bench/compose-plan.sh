@@ -143,7 +143,6 @@ const c = process.cpuUsage(c0);
 console.log(JSON.stringify({ ms, cpu: (c.user + c.system) / 1000, hash: r.plan.inputHash, packages: r.plan.packages.length, index: r.repos.candidates.length }));
 EOF
 
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 LOAD_BEFORE=$(load)
 printf 'op\trun\twall\tuser\tsys\trss_kb\tload\n' >"$RESULTS"
 measure() { # OP RUN CMD...

@@ -273,17 +273,8 @@ node "$WORK/mirror.mjs" "$WORK/minbase.yaml" "$CACHE" "$WORK/minbase.lock.json" 
 MIRROR_LINE="deb [trusted=yes] copy://$WORK/mirror bookworm main"
 
 # 3. The timed runs, interleaved.
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 LOAD_BEFORE=$(load)
 printf 'op\trun\twall\tuser\tsys\trss_kb\tload\n' >"$RESULTS"
-measure() { # OP RUN CMD...
-  local op="$1" run="$2"; shift 2
-  local l; l=$(load)
-  sync
-  /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$WORK/time.out" "$@" >"$WORK/$op.log" 2>&1 || { cat "$WORK/$op.log" >&2; die "$op (run $run) failed"; }
-  printf '%s\t%s\t%s\t%s\n' "$op" "$run" "$(tail -n 1 "$WORK/time.out")" "$l" >>"$RESULTS"
-  log "$op run $run: $(cut -f1 "$WORK/time.out" | tail -n 1) s"
-}
 checks=()
 for run in $(seq 1 "$RUNS"); do
   rm -rf "$WORK/r-ingot"

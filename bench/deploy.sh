@@ -174,17 +174,8 @@ fresh() { # DIR local|remote
 # Moves the remote's ref to v1 or v2 (the server publishing an update).
 publish() { mkdir -p "$WORK/remote/refs/heads/$(dirname "$REF")"; echo "$1" >"$WORK/remote/refs/heads/$REF"; }
 
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 LOAD_BEFORE=$(load)
 printf 'op\trun\twall\tuser\tsys\trss_kb\tload\n' >"$RESULTS"
-measure() { # OP RUN CMD...
-  local op="$1" run="$2"; shift 2
-  local l; l=$(load)
-  sync
-  /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$WORK/time.out" "$@" >"$WORK/$op.log" 2>&1 || { cat "$WORK/$op.log" >&2; die "$op (run $run) failed"; }
-  printf '%s\t%s\t%s\t%s\n' "$op" "$run" "$(tail -n 1 "$WORK/time.out")" "$l" >>"$RESULTS"
-  log "$op run $run: $(cut -f1 "$WORK/time.out" | tail -n 1) s"
-}
 checks=()
 for run in $(seq 1 "$RUNS"); do
   for tool in ingot ostree; do

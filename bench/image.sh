@@ -139,7 +139,6 @@ layer_bytes() { # LAYOUT: sum of the layer blob sizes of its only image
     const m=JSON.parse(fs.readFileSync(p.join(d,"blobs/sha256",idx.manifests[0].digest.slice(7))));
     console.log(m.layers.reduce((s,l)=>s+l.size,0));' "$1"
 }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 printf 'op\trun\twall\tbytes\tload\tcpu\n' >"$RESULTS"
 # The reference build for the rebuilds (untimed): its image and layer cache.

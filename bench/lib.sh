@@ -29,3 +29,17 @@ freeze_build() {
   [ "$tsc_ok" = yes ] || log "warning: the work tree did not type-check (errors above); measuring the JavaScript tsc emitted anyway"
   INGOT=(node "$snap/bin/ingot.js")
 }
+
+# The load averages (1, 5, 15 minutes).
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# measure OP RUN CMD...: runs CMD under GNU time after a sync, its output in $WORK/OP.log, and
+# appends "op run wall user sys rss_kb load" to $RESULTS (a failure stops the benchmark).
+measure() {
+  local op="$1" run="$2"; shift 2
+  local l; l=$(load)
+  sync
+  /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$WORK/time.out" "$@" >"$WORK/$op.log" 2>&1 || { cat "$WORK/$op.log" >&2; die "$op (run $run) failed"; }
+  printf '%s\t%s\t%s\t%s\n' "$op" "$run" "$(tail -n 1 "$WORK/time.out")" "$l" >>"$RESULTS"
+  log "$op run $run: $(cut -f1 "$WORK/time.out" | tail -n 1) s"
+}
