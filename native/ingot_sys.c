@@ -1622,6 +1622,251 @@ static napi_value js_deflate_file(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, res, "shortAt", sa);
   return res;
 }
+/* ---- storeBareFiles: a batch of regular files stored as bare or bare-user content objects ----
+ *
+ * storeBareFiles(stagingDir, objectsDir, bare: boolean, ownerUid, ownerGid, checkXattrs: boolean,
+ *                maxSize, paths: string[]) -> Promise<{ status: number[], digests: string[],
+ *                sizes: number[], errors: (Error | null)[] }>
+ *
+ * The commit of a bare or bare-user repository, one job on the libuv thread pool per batch, so
+ * that a file costs the main thread a few property reads instead of a dozen system calls. For
+ * each path (opened with O_NOFOLLOW): fstat; the file header of a regular file without xattrs
+ * (uid and gid from the file unless ownerUid/ownerGid are >= 0, its mode, no rdev, no target,
+ * no xattrs: 18 bytes of GVariant after the 8-byte length prefix); the content checksum, SHA-256
+ * of prefix || header || data; then, unless objects/XX/REST.file exists, the object is written
+ * to stagingDir/XX/CHECKSUM.file (O_EXCL): the data, then bare: fchown to uid/gid and fchmod to
+ * the mode's permission bits; bare-user: fchmod to (mode & 0775) | 0400 and user.ostreemeta set
+ * to (uid, gid, mode, no xattrs) as GVariant (uuua(ayay)); both: atime and mtime 0.
+ * status[i]: 0 written (digests[i], sizes[i] set), 1 already present (in objects/ or staged by
+ * this transaction), 2 not handled here, so the caller stores it its own way (not a regular
+ * file, larger than maxSize, has xattrs while checkXattrs, an xattr list that cannot be read,
+ * or the file ended early), 3 failed (errors[i] is an errno Error naming the call and the
+ * path; nothing is left under the staged name). */
+
+typedef struct {
+  char *path;
+  int status, err;
+  const char *call;
+  unsigned char digest[32];
+  int64_t size;
+} sbf_item;
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char staging[PATH_BUF], objects[PATH_BUF];
+  int bare, check_x;
+  int64_t owner_uid, owner_gid, max_size;
+  uint32_t n;
+  sbf_item *items;
+  int err; /* opening the two directories failed */
+  const char *call;
+} sbf_job;
+
+static void put_be32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+
+static void sbf_one(sbf_job *j, sbf_item *it, int sfd, int ofd, unsigned char **buf, size_t *cap, EVP_MD_CTX *md) {
+  int fd = open(it->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) { it->status = 3; it->err = errno; it->call = "open"; return; }
+  struct stat st;
+  if (fstat(fd, &st) < 0) { it->status = 3; it->err = errno; it->call = "fstat"; close(fd); return; }
+  if (!S_ISREG(st.st_mode) || st.st_size > j->max_size) { it->status = 2; close(fd); return; }
+  if (j->check_x) {
+    ssize_t xl = flistxattr(fd, NULL, 0);
+    if (xl != 0 && !(xl < 0 && errno == ENOTSUP)) { it->status = 2; close(fd); return; }
+  }
+  size_t size = (size_t)st.st_size;
+  if (size > *cap) {
+    unsigned char *nb = realloc(*buf, size);
+    if (!nb) { it->status = 3; it->err = ENOMEM; it->call = "read"; close(fd); return; }
+    *buf = nb; *cap = size;
+  }
+  size_t off = 0;
+  while (off < size) {
+    ssize_t r = pread(fd, *buf + off, size - off, (off_t)off);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      it->status = 3; it->err = errno; it->call = "read"; close(fd); return;
+    }
+    if (r == 0) { it->status = 2; close(fd); return; } /* shrank: the caller reports it */
+    off += (size_t)r;
+  }
+  close(fd);
+  uint32_t uid = j->owner_uid >= 0 ? (uint32_t)j->owner_uid : (uint32_t)st.st_uid;
+  uint32_t gid = j->owner_gid >= 0 ? (uint32_t)j->owner_gid : (uint32_t)st.st_gid;
+  uint32_t mode = (uint32_t)st.st_mode;
+  /* Length prefix (BE u32 18, 4 zero bytes), then (uuuusa(ayay)): four big-endian u32, an
+   * empty string, an empty array, and the string's end offset (17) as the one framing byte. */
+  unsigned char hdr[26] = {0};
+  put_be32(hdr, 18);
+  put_be32(hdr + 8, uid);
+  put_be32(hdr + 12, gid);
+  put_be32(hdr + 16, mode);
+  hdr[25] = 17;
+  unsigned int dlen = 0;
+  if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(md, hdr, sizeof hdr) != 1 ||
+      EVP_DigestUpdate(md, *buf, size) != 1 || EVP_DigestFinal_ex(md, it->digest, &dlen) != 1) {
+    it->status = 3; it->err = ENOMEM; it->call = "sha256"; return;
+  }
+  it->size = (int64_t)size;
+  static const char hex[] = "0123456789abcdef";
+  {
+    char obj[80], staged[80];
+    char h64[65];
+    for (int k = 0; k < 32; k++) { h64[2 * k] = hex[it->digest[k] >> 4]; h64[2 * k + 1] = hex[it->digest[k] & 15]; }
+    h64[64] = 0;
+    snprintf(obj, sizeof obj, "%.2s/%s.file", h64, h64 + 2);
+    snprintf(staged, sizeof staged, "%.2s/%s.file", h64, h64);
+    struct stat ost;
+    if (fstatat(ofd, obj, &ost, AT_SYMLINK_NOFOLLOW) == 0) { it->status = 1; return; }
+    int out = openat(sfd, staged, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    if (out < 0) {
+      if (errno == EEXIST) { it->status = 1; return; }
+      it->status = 3; it->err = errno; it->call = "open"; return;
+    }
+    const char *call = NULL;
+    off = 0;
+    while (off < size) {
+      ssize_t w = write(out, *buf + off, size - off);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        call = "write";
+        break;
+      }
+      off += (size_t)w;
+    }
+    if (!call) {
+      if (j->bare) {
+        if (fchown(out, uid, gid) < 0) call = "fchown";
+        else if (fchmod(out, mode & 07777) < 0) call = "fchmod";
+      } else {
+        unsigned char meta[12];
+        put_be32(meta, uid);
+        put_be32(meta + 4, gid);
+        put_be32(meta + 8, mode);
+        if (fchmod(out, (mode & 0775) | 0400) < 0) call = "fchmod";
+        else if (fsetxattr(out, "user.ostreemeta", meta, sizeof meta, 0) < 0) call = "fsetxattr";
+      }
+    }
+    if (!call) {
+      struct timespec ts[2] = {{0, 0}, {0, 0}};
+      if (futimens(out, ts) < 0) call = "futimens";
+    }
+    int e = errno;
+    if (close(out) < 0 && !call) { call = "close"; e = errno; }
+    if (call) {
+      unlinkat(sfd, staged, 0);
+      it->status = 3; it->err = e; it->call = call;
+      return;
+    }
+  }
+  it->status = 0;
+}
+
+static void sbf_execute(napi_env env, void *data) {
+  sbf_job *j = data;
+  int sfd = open(j->staging, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (sfd < 0) { j->err = errno; j->call = "open"; return; }
+  int ofd = open(j->objects, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (ofd < 0) { j->err = errno; j->call = "open"; close(sfd); return; }
+  size_t cap = 256 * 1024;
+  unsigned char *buf = malloc(cap);
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  for (uint32_t i = 0; i < j->n; i++) {
+    sbf_item *it = &j->items[i];
+    if (!buf || !md) { it->status = 3; it->err = ENOMEM; it->call = "malloc"; continue; }
+    sbf_one(j, it, sfd, ofd, &buf, &cap, md);
+  }
+  if (md) EVP_MD_CTX_free(md);
+  free(buf);
+  close(ofd);
+  close(sfd);
+}
+
+static void free_sbf_job(sbf_job *j) {
+  for (uint32_t i = 0; i < j->n; i++) free(j->items[i].path);
+  free(j->items);
+  free(j);
+}
+
+static void sbf_complete(napi_env env, napi_status status, void *data) {
+  sbf_job *j = data;
+  if (status != napi_ok) {
+    napi_reject_deferred(env, j->deferred, errno_error(env, EINTR, "storeBareFiles", NULL));
+  } else if (j->err) {
+    napi_reject_deferred(env, j->deferred, errno_error(env, j->err, j->call, j->staging));
+  } else {
+    static const char hex[] = "0123456789abcdef";
+    napi_value res, st, dg, sz, er, nul, empty;
+    napi_create_object(env, &res);
+    napi_create_array_with_length(env, j->n, &st);
+    napi_create_array_with_length(env, j->n, &dg);
+    napi_create_array_with_length(env, j->n, &sz);
+    napi_create_array_with_length(env, j->n, &er);
+    napi_get_null(env, &nul);
+    napi_create_string_latin1(env, "", 0, &empty);
+    for (uint32_t i = 0; i < j->n; i++) {
+      sbf_item *it = &j->items[i];
+      napi_value v, d = empty, s, e = nul;
+      napi_create_int32(env, it->status, &v);
+      if (it->status <= 1) {
+        char out[64];
+        for (int k = 0; k < 32; k++) { out[2 * k] = hex[it->digest[k] >> 4]; out[2 * k + 1] = hex[it->digest[k] & 15]; }
+        napi_create_string_latin1(env, out, 64, &d);
+      }
+      if (it->status == 3) e = errno_error(env, it->err, it->call, it->path);
+      napi_create_int64(env, it->size, &s);
+      napi_set_element(env, st, i, v);
+      napi_set_element(env, dg, i, d);
+      napi_set_element(env, sz, i, s);
+      napi_set_element(env, er, i, e);
+    }
+    napi_set_named_property(env, res, "status", st);
+    napi_set_named_property(env, res, "digests", dg);
+    napi_set_named_property(env, res, "sizes", sz);
+    napi_set_named_property(env, res, "errors", er);
+    napi_resolve_deferred(env, j->deferred, res);
+  }
+  napi_delete_async_work(env, j->work);
+  free_sbf_job(j);
+}
+
+static napi_value js_store_bare_files(napi_env env, napi_callback_info info) {
+  napi_value argv[8];
+  if (!get_args(env, info, 8, argv)) return NULL;
+  sbf_job *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, ENOMEM, "storeBareFiles", NULL);
+  bool b1 = false, b2 = false;
+  uint32_t n = 0;
+  if (!get_path(env, argv[0], j->staging, sizeof j->staging) || !get_path(env, argv[1], j->objects, sizeof j->objects)) { free(j); return NULL; }
+  if (napi_get_value_bool(env, argv[2], &b1) != napi_ok || napi_get_value_int64(env, argv[3], &j->owner_uid) != napi_ok ||
+      napi_get_value_int64(env, argv[4], &j->owner_gid) != napi_ok || napi_get_value_bool(env, argv[5], &b2) != napi_ok ||
+      napi_get_value_int64(env, argv[6], &j->max_size) != napi_ok || napi_get_array_length(env, argv[7], &n) != napi_ok) {
+    free(j);
+    napi_throw_type_error(env, NULL, "storeBareFiles: (string, string, boolean, number, number, boolean, number, string[]) expected");
+    return NULL;
+  }
+  j->bare = b1;
+  j->check_x = b2;
+  j->items = calloc(n ? n : 1, sizeof *j->items);
+  if (!j->items) { free(j); return throw_errno(env, ENOMEM, "storeBareFiles", NULL); }
+  j->n = n;
+  char path[PATH_BUF];
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value vp;
+    napi_get_element(env, argv[7], i, &vp);
+    if (!get_path(env, vp, path, sizeof path)) { free_sbf_job(j); return NULL; }
+    if (!(j->items[i].path = strdup(path))) { free_sbf_job(j); return throw_errno(env, ENOMEM, "storeBareFiles", NULL); }
+  }
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "ingot.storeBareFiles", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, sbf_execute, sbf_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
 /* end of commit: */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -1645,6 +1890,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"pullStoreContent", NULL, js_pull_store_content, NULL, NULL, NULL, napi_default, NULL},
     {"pullStoreContentAsync", NULL, js_pull_store_content_async, NULL, NULL, NULL, napi_default, NULL},
     {"deflateFile", NULL, js_deflate_file, NULL, NULL, NULL, napi_default, NULL},
+    {"storeBareFiles", NULL, js_store_bare_files, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

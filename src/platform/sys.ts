@@ -48,6 +48,25 @@ export interface NativeSys {
    * the file ended early (then the output is incomplete). Other failures throw errno Errors.
    */
   deflateFile(srcFd: number, outFd: number, size: number, prefix: Buffer, level: number, threads: number, chunkSize: number): { digest: string; stored: number; shortAt: number };
+  /**
+   * Stores a batch of regular files as content objects of a bare (`bare` true) or bare-user
+   * repository, as one job on the libuv thread pool: each file without xattrs (when
+   * `checkXattrs`) and at most `maxSize` bytes is hashed and, unless objects/ has it, written
+   * to stagingDir/XX/CHECKSUM.file with the mode's ownership, permissions, user.ostreemeta and
+   * mtime 0. ownerUid/ownerGid override the files' own when >= 0. status[i]: 0 written, 1 already
+   * present, 2 left to the caller (xattrs, large, not a regular file, ended early), 3 failed
+   * (errors[i] is an errno Error naming the call and the path).
+   */
+  storeBareFiles(
+    stagingDir: string,
+    objectsDir: string,
+    bare: boolean,
+    ownerUid: number,
+    ownerGid: number,
+    checkXattrs: boolean,
+    maxSize: number,
+    paths: string[],
+  ): Promise<{ status: number[]; digests: string[]; sizes: number[]; errors: (Error | null)[] }>;
 }
 
 let cached: NativeSys | undefined;

@@ -1,7 +1,9 @@
 /**
  * The commit writer: a directory on disk → content, dirtree and dirmeta objects → a commit
- * object → the ref, in that order. Content is hashed and stored by worker threads on every
- * core while the main thread walks; metadata objects are written as directories complete.
+ * object → the ref, in that order. Content is hashed and stored while the main thread walks:
+ * for an archive repository by worker threads on every core (compression is the work), for
+ * bare and bare-user ones in native batches on libuv's thread pool (there a file costs little
+ * more than its system calls); metadata objects are written as directories complete.
  * Every object goes to the transaction's staging directory first. Durability: syncfs, then the
  * staged objects move into objects/ (commit object last), syncfs again, then the ref moves
  * (atomic rename, fsynced). A crash at any point leaves the ref at the old commit or the new
@@ -28,7 +30,8 @@ import { assertRefName } from '../codecs/ostree/refs.js';
 import { rmQuiet, syncFs } from '../platform/fs.js';
 import { failpoint } from '../platform/failpoint.js';
 import { Repo, stagedObjectPath, type Transaction } from './repo.js';
-import { captureXattrs, storeSymlink, type StoreContext, type StoreResult } from './store-file.js';
+import { SMALL, captureXattrs, storeRegularFile, storeSymlink, type StoreContext, type StoreResult } from './store-file.js';
+import { sys } from '../platform/sys.js';
 import { WorkerPool, defaultThreads } from './worker-pool.js';
 
 export interface CommitOptions {
@@ -246,6 +249,7 @@ class TreeWriter {
   readonly stats: CommitStats = { files: 0, symlinks: 0, dirs: 0, skipped: [], contentBytes: 0, objectsWritten: 0 };
   readonly sizes = new Map<string, SizeRec>();
   private pool: WorkerPool | null = null;
+  private batches: NativeBatches | null = null;
   private sinceYield = 0;
   private failure: unknown = null;
   private readonly tmpDir: string;
@@ -260,18 +264,45 @@ class TreeWriter {
   }
 
   async write(root: string): Promise<{ tree: Checksum; meta: Checksum }> {
-    this.pool = new WorkerPool({ store: this.ctx }, storeWorkers(this.opts, this.ctx.mode));
+    if (this.ctx.mode !== 'archive') {
+      this.batches = new NativeBatches(this.ctx, (slot, r) => this.stored(slot, r));
+    } else {
+      this.pool = new WorkerPool({ store: this.ctx }, this.opts.threads ?? defaultThreads());
+    }
     try {
       const node = await this.walk(root, '/', true, null);
-      this.pool.pump();
+      this.pool?.pump();
       failpoint('commit-walk-done');
-      await this.pool.idle();
+      await this.pool?.idle();
+      await this.batches?.drain();
       if (this.failure) throw this.failure;
       if (node.tree === null) throw new IngotError('INTERNAL', `commit: the root directory's tree was not completed`);
       return { tree: node.tree, meta: node.meta };
+    } catch (e) {
+      // A failed walk leaves batches in flight: let them end before the transaction goes.
+      await this.batches?.settleAll();
+      throw e;
     } finally {
-      await this.pool.close();
+      await this.pool?.close();
       this.pool = null;
+    }
+  }
+
+  /** A regular file's content object is stored: record it, and complete its directory when due. */
+  private stored(slot: FileSlot, r: StoreResult | Error): void {
+    if (r instanceof Error) {
+      this.failure ??= r;
+      return;
+    }
+    slot.entry.checksum = r.checksum as Checksum;
+    this.stats.contentBytes += r.size;
+    if (r.written) this.stats.objectsWritten++;
+    if (this.wantSizes) this.sizes.set(r.checksum, { archived: r.storedSize, unpacked: r.size, objtype: 1 });
+    if (this.failure) return;
+    try {
+      this.settle(slot.node);
+    } catch (e) {
+      this.failure ??= e;
     }
   }
 
@@ -382,25 +413,19 @@ class TreeWriter {
           this.stats.files++;
           const entry: DirNode['files'][number] = { name, checksum: null };
           node.pending++;
+          node.files.push(entry);
+          if (this.batches) {
+            await this.batches.add(p, { entry, node });
+            if (this.failure) throw this.failure;
+            break;
+          }
           // Results land in the entry; no promise per file is kept (memory stays flat).
           this.pool!.submit<StoreResult>({ op: 'store', path: p }).then(
-            (r) => {
-              entry.checksum = r.checksum as Checksum;
-              this.stats.contentBytes += r.size;
-              if (r.written) this.stats.objectsWritten++;
-              if (this.wantSizes) this.sizes.set(r.checksum, { archived: r.storedSize, unpacked: r.size, objtype: 1 });
-              if (this.failure) return;
-              try {
-                this.settle(node);
-              } catch (e) {
-                this.failure ??= e;
-              }
-            },
+            (r) => this.stored({ entry, node }, r),
             (e) => {
               this.failure ??= e;
             },
           );
-          node.files.push(entry);
           // Backpressure: the walk never runs far ahead of the workers.
           if (this.pool!.backlog > 2048) {
             this.pool!.pump();
@@ -450,7 +475,7 @@ class TreeWriter {
       }
       if (++this.sinceYield >= 512) {
         this.sinceYield = 0;
-        this.pool!.pump();
+        this.pool?.pump();
         await new Promise((r) => setImmediate(r));
       }
     }
@@ -461,18 +486,92 @@ class TreeWriter {
   }
 }
 
+interface FileSlot {
+  entry: { name: string; checksum: Checksum | null };
+  node: DirNode;
+}
+
+/** Files per native job: large enough to amortise a job, small enough to keep both cores fed. */
+const BATCH_FILES = 64;
+/** Native jobs in flight at once: one per core (more only contend in the kernel's inode allocation). */
+const BATCHES_IN_FLIGHT = 2;
+
 /**
- * Worker threads that store content: `threads` or INGOT_THREADS when given, else one per core
- * for an archive repository (compression is CPU work that spreads), and one for the bare modes:
- * there a file costs little more than creating it, and two threads creating files at once in
- * one directory tree were measured to take about twice the kernel CPU time for the same files
- * (ext4 inode allocation contends) with no gain in wall time; the main thread works too
- * (directories, metadata objects, symlinks).
+ * Content storing for bare and bare-user repositories: regular files go to the native
+ * storeBareFiles in batches, each one job on libuv's thread pool (no worker threads to start,
+ * no message per file, no JavaScript per system call). A file it leaves to the caller (xattrs,
+ * over SMALL bytes, not a regular file any more, shrank) is stored by storeRegularFile on this
+ * thread, which also gives the errors their usual wording. Failpoints: store-before-place fires
+ * before each batch is handed over, store-after-place once per object the batch wrote.
  */
-function storeWorkers(opts: CommitOptions, mode: string): number {
-  if (opts.threads !== undefined) return opts.threads;
-  if (process.env['INGOT_THREADS']) return defaultThreads();
-  return mode === 'archive' ? defaultThreads() : 1;
+class NativeBatches {
+  private paths: string[] = [];
+  private slots: FileSlot[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly objectsDir: string;
+
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly done: (slot: FileSlot, r: StoreResult | Error) => void,
+  ) {
+    this.objectsDir = path.join(ctx.repoPath, 'objects');
+  }
+
+  /** Queues one file; waits when the batches in flight are at their limit. */
+  async add(p: string, slot: FileSlot): Promise<void> {
+    this.paths.push(p);
+    this.slots.push(slot);
+    if (this.paths.length >= BATCH_FILES) await this.submit();
+  }
+
+  async drain(): Promise<void> {
+    if (this.paths.length > 0) await this.submit();
+    await this.settleAll();
+  }
+
+  async settleAll(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+  }
+
+  private async submit(): Promise<void> {
+    while (this.inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(this.inFlight);
+    const paths = this.paths;
+    const slots = this.slots;
+    this.paths = [];
+    this.slots = [];
+    failpoint('store-before-place');
+    const ctx = this.ctx;
+    const job = sys()
+      .storeBareFiles(ctx.stagingDir, this.objectsDir, ctx.mode === 'bare', ctx.ownerUid ?? -1, ctx.ownerGid ?? -1, ctx.xattrs, SMALL, paths)
+      .then(
+        (res) => {
+          for (let i = 0; i < paths.length; i++) this.done(slots[i]!, this.result(res, i, paths[i]!));
+        },
+        (e: unknown) => {
+          for (const slot of slots) this.done(slot, ioError(e, 'cannot commit', ctx.stagingDir));
+        },
+      )
+      .finally(() => this.inFlight.delete(job));
+    this.inFlight.add(job);
+  }
+
+  private result(res: Awaited<ReturnType<ReturnType<typeof sys>['storeBareFiles']>>, i: number, p: string): StoreResult | Error {
+    try {
+      switch (res.status[i]) {
+        case 0:
+          failpoint('store-after-place');
+          return { checksum: res.digests[i]!, size: res.sizes[i]!, written: true, storedSize: res.sizes[i]! };
+        case 1:
+          return { checksum: res.digests[i]!, size: res.sizes[i]!, written: false, storedSize: res.sizes[i]! };
+        case 2:
+          return storeRegularFile(this.ctx, p);
+        default:
+          return ioError(res.errors[i], 'cannot commit', p);
+      }
+    } catch (e) {
+      return e instanceof Error ? e : new Error(String(e));
+    }
+  }
 }
 
 /** Names must be valid UTF-8 (GVariant strings); find and name the first one that is not. */

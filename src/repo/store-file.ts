@@ -66,7 +66,8 @@ export interface StoreResult {
   storedSize: number;
 }
 
-const SMALL = 8 * 1024 * 1024;
+/** Files up to this size are read whole (and stored in one step); larger ones are streamed. */
+export const SMALL = 8 * 1024 * 1024;
 const CHUNK = 1024 * 1024;
 /**
  * Chunk size of the parallel compression of one large archive object (sys().deflateFile): big
