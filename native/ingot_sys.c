@@ -1195,7 +1195,8 @@ done:;
  *
  * pullStoreContent(compressed, size, header, checksum, dest, body, fileMode, xattrName,
  *                  xattrValue, zeroMtime) -> bytes written
- * pullStoreContentAsync(same arguments) -> Promise<bytes written>, run on the libuv thread pool
+ * pullStoreFilezBatch(dir, bareUser, [body, checksum, ...]): the common case of many objects
+ *   as one job on the libuv thread pool (below)
  *
  * Inflates `compressed` (one raw DEFLATE stream that must give exactly `size` bytes; size 0
  * with empty input is an empty file), checks that SHA-256(header || data) is `checksum` (64
@@ -1204,20 +1205,20 @@ done:;
  * inflated data, fchmod(fileMode), fsetxattr(xattrName, xattrValue) when the name is a string,
  * futimens to 0 when zeroMtime, close, and renames it to `dest`. Nothing is left under either
  * name on failure. One call instead of a dozen from JavaScript, and the inflated data never
- * becomes a JavaScript buffer (a pull stages thousands of small objects per second); the async
+ * becomes a JavaScript buffer (a pull stages thousands of small objects per second); the batch
  * form lets the pull's main thread keep serving its connections meanwhile, without worker
- * threads (each costs an isolate and its JIT warm-up). The async form holds references to the
- * buffers until it completes: the caller must not modify them meanwhile.
+ * threads (each costs an isolate and its JIT warm-up).
  * Errors: code EINFLATE (corrupt or wrong-sized data), ECHECKSUM (the message is the digest the
  * data has), else the errno name with the failing call and path, as the other functions. */
 
 #include <sys/stat.h>
 
+/* Big-endian u32, as OSTree stores uid, gid and mode inside its GVariant headers. */
+static void put_be32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref refs[4];
-  int nrefs;
   const unsigned char *in; size_t inlen;
   const unsigned char *hdr; size_t hdrlen;
   const unsigned char *body; size_t bodylen; int has_body;
@@ -1231,13 +1232,23 @@ typedef struct {
   const char *call;
   char hex[65];
   int64_t written;
+  /* pullStoreFilezBatch: the file header and user.ostreemeta it derives from the .filez header */
+  unsigned char hbuf[26], mbuf[12];
+  int handled;
 } psc_job;
 
 /* Reads the ten arguments into `j` (pointers into the caller's buffers). 0 with an exception pending. */
+static int psc_parse(napi_env env, psc_job *j, napi_value *argv);
+
 static int psc_args(napi_env env, napi_callback_info info, psc_job *j, napi_value *argv) {
   size_t argc = 10;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 10) { napi_throw_type_error(env, NULL, "pullStoreContent: 10 arguments expected"); return 0; }
+  return psc_parse(env, j, argv);
+}
+
+/* The ten arguments in argv (see above) into `j`. 0 with an exception pending. */
+static int psc_parse(napi_env env, psc_job *j, napi_value *argv) {
   void *p;
   bool flag = false;
   if (napi_get_buffer_info(env, argv[0], &p, &j->inlen) != napi_ok) goto bad;
@@ -1356,39 +1367,145 @@ static napi_value js_pull_store_content(napi_env env, napi_callback_info info) {
   return v;
 }
 
-static void psc_execute(napi_env env, void *data) { psc_run(data); }
+/* pullStoreFilezBatch(dir, bareUser: boolean, items: (Buffer | string)[]) -> Promise<(number | Error | null)[]>
+ *
+ * The common case of a pull, many objects as one job on the libuv thread pool: items holds
+ * pairs (the received .filez body, its checksum as 64 lowercase hex). A body whose header is
+ * that of a regular file without xattrs (header length 26: size, uid, gid, mode, rdev, an empty
+ * symlink target, no xattrs, in GVariant normal form) is handled as pullStoreContent does, with
+ * the file header and user.ostreemeta derived here: written to dir/XX/CHECKSUM.file (bare-user:
+ * the inflated data, mode (mode & 0775) | 0400, user.ostreemeta, mtime 0) or .filez (archive:
+ * the body as received, mode 0644), XX the checksum's first two digits (an existing
+ * directory), through a .part name. Each result is the bytes
+ * written, the Error pullStoreContent would throw, or null for a body this does not handle
+ * (another header, a symlink, data over 64 MiB): the caller stores those its own way. One job,
+ * one promise and one callback per batch, and two values per object for the main thread to
+ * pass, instead of ten. The buffers must stay unchanged until the promise settles. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref items;
+  uint32_t n;
+  int bare_user;
+  char dir[PATH_BUF];
+  psc_job *jobs;
+} psfb_job;
 
-static void psc_complete(napi_env env, napi_status status, void *data) {
-  psc_job *j = data;
-  int failed = 1;
-  napi_value v = status == napi_ok ? psc_result(env, j, &failed) : errno_error(env, EINTR, "pullStoreContentAsync", j->dest);
-  if (failed) napi_reject_deferred(env, j->deferred, v);
-  else napi_resolve_deferred(env, j->deferred, v);
-  for (int i = 0; i < j->nrefs; i++) napi_delete_reference(env, j->refs[i]);
-  napi_delete_async_work(env, j->work);
-  free(j);
+#define PSFB_MAX_DATA ((int64_t)64 * 1024 * 1024)
+
+static uint32_t get_be32(const unsigned char *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-static napi_value js_pull_store_content_async(napi_env env, napi_callback_info info) {
-  napi_value argv[10];
-  psc_job *j = calloc(1, sizeof *j);
-  if (!j) return throw_errno(env, ENOMEM, "pullStoreContentAsync", NULL);
-  if (!psc_args(env, info, j, argv)) { free(j); return NULL; }
-  /* The buffers stay alive (and in place) until the job completes. */
-  int keep[4] = {0, 2, 5, 8};
-  for (int i = 0; i < 4; i++) {
-    bool isbuf = false;
-    napi_is_buffer(env, argv[keep[i]], &isbuf);
-    if (isbuf) napi_create_reference(env, argv[keep[i]], 1, &j->refs[j->nrefs++]);
+/* Parses the .filez header of j->in (the whole body) and fills the job; 0 when not handled. */
+static int psfb_prepare(psfb_job *b, psc_job *j) {
+  const unsigned char *f = j->in;
+  size_t flen = j->inlen;
+  if (flen < 34 || get_be32(f) != 26 || f[32] != 0 || f[33] != 25) return 0;
+  const unsigned char *h = f + 8;
+  uint64_t size = 0;
+  for (int k = 0; k < 8; k++) size = (size << 8) | h[k];
+  uint32_t mode = get_be32(h + 16);
+  if (!S_ISREG(mode) || (int64_t)size > PSFB_MAX_DATA) return 0;
+  /* the content checksum's header: (uuuusa(ayay)) with the same four numbers */
+  memset(j->hbuf, 0, sizeof j->hbuf);
+  put_be32(j->hbuf, 18);
+  memcpy(j->hbuf + 8, h + 8, 16);
+  j->hbuf[25] = 17;
+  j->hdr = j->hbuf;
+  j->hdrlen = sizeof j->hbuf;
+  j->size = (int64_t)size;
+  j->body = f;
+  j->bodylen = flen;
+  j->in = f + 34;
+  j->inlen = flen - 34;
+  if (b->bare_user) {
+    j->has_body = 0;
+    memcpy(j->mbuf, h + 8, 12);
+    j->fmode = (int32_t)((mode & 0775) | 0400);
+    j->has_x = 1;
+    strcpy(j->xname, "user.ostreemeta");
+    j->xval = j->mbuf;
+    j->xlen = sizeof j->mbuf;
+    j->zero_mtime = 1;
+  } else {
+    j->has_body = 1;
+    j->fmode = 0644;
+  }
+  int n = snprintf(j->dest, sizeof j->dest, "%s/%.2s/%s.%s", b->dir, j->sum, j->sum, b->bare_user ? "file" : "filez");
+  if (n < 0 || (size_t)n >= sizeof j->dest) return 0;
+  snprintf(j->part, sizeof j->part, "%s.part", j->dest);
+  return 1;
+}
+
+static void psfb_execute(napi_env env, void *data) {
+  psfb_job *b = data;
+  for (uint32_t i = 0; i < b->n; i++) {
+    psc_job *j = &b->jobs[i];
+    j->handled = psfb_prepare(b, j);
+    if (j->handled) psc_run(j);
+  }
+}
+
+static void psfb_complete(napi_env env, napi_status status, void *data) {
+  psfb_job *b = data;
+  if (status != napi_ok) {
+    napi_reject_deferred(env, b->deferred, errno_error(env, EINTR, "pullStoreFilezBatch", NULL));
+  } else {
+    napi_value arr, nul;
+    napi_get_null(env, &nul);
+    napi_create_array_with_length(env, b->n, &arr);
+    for (uint32_t i = 0; i < b->n; i++) {
+      int failed = 0;
+      napi_set_element(env, arr, i, b->jobs[i].handled ? psc_result(env, &b->jobs[i], &failed) : nul);
+    }
+    napi_resolve_deferred(env, b->deferred, arr);
+  }
+  napi_delete_reference(env, b->items);
+  napi_delete_async_work(env, b->work);
+  free(b->jobs);
+  free(b);
+}
+
+static napi_value js_pull_store_filez_batch(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  psfb_job *b = calloc(1, sizeof *b);
+  if (!b) return throw_errno(env, ENOMEM, "pullStoreFilezBatch", NULL);
+  bool bu = false;
+  uint32_t len = 0;
+  if (!get_path(env, argv[0], b->dir, sizeof b->dir)) { free(b); return NULL; }
+  if (napi_get_value_bool(env, argv[1], &bu) != napi_ok || napi_get_array_length(env, argv[2], &len) != napi_ok || len % 2 != 0) {
+    free(b);
+    napi_throw_type_error(env, NULL, "pullStoreFilezBatch: (string, boolean, [Buffer, string, ...]) expected");
+    return NULL;
+  }
+  b->bare_user = bu;
+  b->n = len / 2;
+  if (!(b->jobs = calloc(b->n ? b->n : 1, sizeof *b->jobs))) { free(b); return throw_errno(env, ENOMEM, "pullStoreFilezBatch", NULL); }
+  for (uint32_t i = 0; i < b->n; i++) {
+    napi_value body, sum;
+    void *p = NULL;
+    size_t sl = 0;
+    napi_get_element(env, argv[2], 2 * i, &body);
+    napi_get_element(env, argv[2], 2 * i + 1, &sum);
+    if (napi_get_buffer_info(env, body, &p, &b->jobs[i].inlen) != napi_ok ||
+        napi_get_value_string_latin1(env, sum, b->jobs[i].sum, sizeof b->jobs[i].sum, &sl) != napi_ok || sl != 64) {
+      free(b->jobs); free(b);
+      napi_throw_type_error(env, NULL, "pullStoreFilezBatch: items must be pairs of a Buffer and a 64-character checksum");
+      return NULL;
+    }
+    b->jobs[i].in = p;
   }
   napi_value promise, name;
-  napi_create_promise(env, &j->deferred, &promise);
-  napi_create_string_utf8(env, "pullStoreContentAsync", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, psc_execute, psc_complete, j, &j->work) != napi_ok ||
-      napi_queue_async_work(env, j->work) != napi_ok) {
-    for (int i = 0; i < j->nrefs; i++) napi_delete_reference(env, j->refs[i]);
-    free(j);
-    return throw_errno(env, ENOMEM, "pullStoreContentAsync", NULL);
+  napi_create_reference(env, argv[2], 1, &b->items);
+  napi_create_promise(env, &b->deferred, &promise);
+  napi_create_string_utf8(env, "pullStoreFilezBatch", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, psfb_execute, psfb_complete, b, &b->work) != napi_ok ||
+      napi_queue_async_work(env, b->work) != napi_ok) {
+    napi_delete_reference(env, b->items);
+    free(b->jobs); free(b);
+    return throw_errno(env, ENOMEM, "pullStoreFilezBatch", NULL);
   }
   return promise;
 }
@@ -1663,10 +1780,6 @@ typedef struct {
   const char *call;
 } sbf_job;
 
-static void put_be32(unsigned char *p, uint32_t v) {
-  p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
-}
-
 static void sbf_one(sbf_job *j, sbf_item *it, int sfd, int ofd, unsigned char **buf, size_t *cap, EVP_MD_CTX *md) {
   int fd = open(it->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) { it->status = 3; it->err = errno; it->call = "open"; return; }
@@ -1888,7 +2001,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"linkBatch", NULL, js_link_batch, NULL, NULL, NULL, napi_default, NULL},
     {"checkoutTree", NULL, js_checkout_tree, NULL, NULL, NULL, napi_default, NULL},
     {"pullStoreContent", NULL, js_pull_store_content, NULL, NULL, NULL, napi_default, NULL},
-    {"pullStoreContentAsync", NULL, js_pull_store_content_async, NULL, NULL, NULL, napi_default, NULL},
+    {"pullStoreFilezBatch", NULL, js_pull_store_filez_batch, NULL, NULL, NULL, napi_default, NULL},
     {"deflateFile", NULL, js_deflate_file, NULL, NULL, NULL, napi_default, NULL},
     {"storeBareFiles", NULL, js_store_bare_files, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -13,16 +13,7 @@ import * as path from 'node:path';
 import { INGOT, cleanup, ingotOk, ostree, ostreeOk, prng, runOk, tmpdir } from '../helpers.js';
 import { FixtureServer } from '../http-fixture.js';
 import { assertOstreeFsckClean, randomBytes } from '../interop/trees.js';
-import { ingotAsyncOk, pullStagings } from '../interop/pull-fixtures.js';
-
-/** `CHECKSUM.EXT` of every object in the pull stagings of `repo`. */
-function stagedObjects(repo: string): Set<string> {
-  const out = new Set<string>();
-  for (const s of pullStagings(repo)) {
-    for (const n of fs.readdirSync(path.join(repo, 'tmp', s))) if (/^[0-9a-f]{64}\.[a-z]+$/.test(n)) out.add(n);
-  }
-  return out;
-}
+import { ingotAsyncOk, pullStagings, stagedObjects } from '../interop/pull-fixtures.js';
 
 /** `CHECKSUM.EXT` of every object in objects/ of `repo`. */
 function publishedObjects(repo: string): Set<string> {

@@ -12,22 +12,13 @@ import * as path from 'node:path';
 import { INGOT, cleanup, ostree, ostreeOk, prng, tmpdir } from '../helpers.js';
 import { FixtureServer } from '../http-fixture.js';
 import { assertOstreeFsckClean, randomBytes } from '../interop/trees.js';
-import { pullStagings } from '../interop/pull-fixtures.js';
+import { pullStagings, stagedObjects } from '../interop/pull-fixtures.js';
 import { pull } from '../../src/transport/pull.js';
 import { Repo } from '../../src/repo/repo.js';
 import { fsck } from '../../src/repo/fsck.js';
 import { addRemote } from '../../src/repo/remotes.js';
 
 const RUNS = 50;
-
-/** Objects (`CHECKSUM.EXT`) in the pull stagings of `repo`. */
-function stagedObjects(repo: string): Set<string> {
-  const out = new Set<string>();
-  for (const s of pullStagings(repo)) {
-    for (const n of fs.readdirSync(path.join(repo, 'tmp', s))) if (/^[0-9a-f]{64}\.[a-z]+$/.test(n)) out.add(n);
-  }
-  return out;
-}
 
 suite('ingot pull killed at random points', () => {
   let tmp: string;
