@@ -189,6 +189,15 @@ R_DONLY=$(ratio "$DELTA_ONLY" "$XZ")
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 NOW=$(date -u '+%Y-%m-%d %H:%M UTC')
 
+if [ "${LOOSE[ingot-pull-delta]}" -eq 0 ]; then
+  INGOT_NOTE="- \`ingot pull\` fetched no loose content object after applying the delta: its object walk
+  skips every object the delta staged, so it transfers what the delta's files alone weigh
+  (plus the commit and its detached metadata)."
+else
+  INGOT_NOTE="- \`ingot pull\` applied the delta and then fetched ${LOOSE[ingot-pull-delta]} content objects loose as
+  well in this run: objects the delta should have produced were fetched again (a regression:
+  its object walk must skip what the delta staged)."
+fi
 SECTION=$(cat <<EOF
 <!-- bench/delta start -->
 # Static deltas: bytes for a one-package update
@@ -221,10 +230,7 @@ Notes:
   This happens with ostree's own deltas too; upstream fixed it after 2022.7 ("lib/pull: Don't
   scan commit objects we fetch via deltas", ostree issue #2053). A client without that race
   transfers the row "the delta's files alone".
-- \`ingot pull\` (the client side, developed alongside) applied the delta and then fetched
-  ${LOOSE[ingot-pull-delta]} content objects loose as well in this run: its object walk did not count the objects
-  the delta had staged (delta-apply.ts returns them as \`produced\` for that). Once it does,
-  it transfers the row "the delta's files alone".
+$INGOT_NOTE
 - Raw request logs: bench/work/delta/requests-*.log.
 <!-- bench/delta end -->
 EOF
