@@ -29,6 +29,13 @@
 
 #define PATH_BUF 4096
 
+/* A SHA-256 digest as 64 lowercase hex digits and a NUL (out holds 65 bytes). */
+static void hex32(const unsigned char *c, char *out) {
+  static const char hex[] = "0123456789abcdef";
+  for (int k = 0; k < 32; k++) { out[2 * k] = hex[c[k] >> 4]; out[2 * k + 1] = hex[c[k] & 15]; }
+  out[64] = 0;
+}
+
 static const char *errno_name(int e) {
   switch (e) {
   case EPERM: return "EPERM"; case ENOENT: return "ENOENT"; case EIO: return "EIO";
@@ -461,7 +468,6 @@ static void hash_complete(napi_env env, napi_status status, void *data) {
   if (status != napi_ok) {
     napi_reject_deferred(env, j->deferred, errno_error(env, EINTR, "hashFiles", NULL));
   } else {
-    static const char hex[] = "0123456789abcdef";
     napi_value arr;
     napi_create_array_with_length(env, j->n, &arr);
     for (uint32_t i = 0; i < j->n; i++) {
@@ -470,8 +476,8 @@ static void hash_complete(napi_env env, napi_status status, void *data) {
       if (it->err) {
         obj = errno_error(env, it->err, it->failed, it->path);
       } else {
-        char out[64];
-        for (int k = 0; k < 32; k++) { out[2 * k] = hex[it->digest[k] >> 4]; out[2 * k + 1] = hex[it->digest[k] & 15]; }
+        char out[65];
+        hex32(it->digest, out);
         napi_value s, size;
         napi_create_string_latin1(env, out, 64, &s);
         napi_create_int64(env, it->size, &size);
@@ -689,16 +695,11 @@ static int co_prefix_fd(co_state *st, unsigned char b) {
   return st->prefix_fd[b];
 }
 
-static void co_hex(const unsigned char *c, char *out) {
-  static const char hex[] = "0123456789abcdef";
-  for (int k = 0; k < 32; k++) { out[2 * k] = hex[c[k] >> 4]; out[2 * k + 1] = hex[c[k] & 15]; }
-  out[64] = 0;
-}
 
 /* "cdef...(62 hex).ext" for object c: the name inside its prefix directory. */
 static void co_obj_name(const unsigned char *c, const char *ext, char *out, size_t cap) {
   char h[65];
-  co_hex(c, h);
+  hex32(c, h);
   snprintf(out, cap, "%s.%s", h + 2, ext);
 }
 
@@ -929,7 +930,7 @@ static void co_fill(co_state *st, size_t di) {
 
   size_t len;
   unsigned char *d = co_read_obj(st, tree, "dirtree", &len);
-  if (!d) { char h[65]; co_hex(tree, h); co_fail(st, errno, "read dirtree", h); return; }
+  if (!d) { char h[65]; hex32(tree, h); co_fail(st, errno, "read dirtree", h); return; }
   int dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dfd < 0) { co_fail(st, errno, "open", rel); free(d); return; }
   int64_t files = 0, linked = 0, syms = 0;
@@ -997,7 +998,7 @@ static void co_fill(co_state *st, size_t di) {
     prev = d + es; prevLen = (size_t)nl;
     const char *name = (const char *)d + es;
     int mi = co_meta_index(st, d + treeEnd);
-    if (mi < 0) { char h[65]; co_hex(d + treeEnd, h); co_fail(st, errno, "read dirmeta", h); goto out; }
+    if (mi < 0) { char h[65]; hex32(d + treeEnd, h); co_fail(st, errno, "read dirmeta", h); goto out; }
     if (mkdirat(dfd, name, 0700) < 0) { co_fail(st, errno, "mkdir", name); goto out; }
     size_t sl = relLen + 1 + (size_t)nl + 1;
     char *sub = malloc(sl);
@@ -1302,9 +1303,7 @@ static void psc_run(psc_job *j) {
             (j->size == 0 || EVP_DigestUpdate(ctx, data, (size_t)j->size) == 1) && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
   if (ctx) EVP_MD_CTX_free(ctx);
   if (!hok) { free(data); j->kind = 3; j->err = ENOMEM; j->call = "sha256"; return; }
-  static const char hx[] = "0123456789abcdef";
-  for (int i = 0; i < 32; i++) { j->hex[2 * i] = hx[md[i] >> 4]; j->hex[2 * i + 1] = hx[md[i] & 15]; }
-  j->hex[64] = 0;
+  hex32(md, j->hex);
   if (memcmp(j->hex, j->sum, 64) != 0) { free(data); j->kind = 2; return; }
 
   const unsigned char *w = j->has_body ? j->body : data;
@@ -1726,9 +1725,8 @@ static napi_value js_deflate_file(napi_env env, napi_callback_info info) {
   EVP_DigestFinal_ex(st.md, digest, &dlen);
   EVP_MD_CTX_free(st.md);
   if (st.err > 0) return throw_errno(env, st.err, st.err_call, NULL);
-  static const char hex[] = "0123456789abcdef";
-  char hx[64];
-  for (int k = 0; k < 32; k++) { hx[2 * k] = hex[digest[k] >> 4]; hx[2 * k + 1] = hex[digest[k] & 15]; }
+  char hx[65];
+  hex32(digest, hx);
   napi_value res, d, stored, sa;
   napi_create_object(env, &res);
   napi_create_string_latin1(env, hx, 64, &d);
@@ -1824,12 +1822,10 @@ static void sbf_one(sbf_job *j, sbf_item *it, int sfd, int ofd, unsigned char **
     it->status = 3; it->err = ENOMEM; it->call = "sha256"; return;
   }
   it->size = (int64_t)size;
-  static const char hex[] = "0123456789abcdef";
   {
     char obj[80], staged[80];
     char h64[65];
-    for (int k = 0; k < 32; k++) { h64[2 * k] = hex[it->digest[k] >> 4]; h64[2 * k + 1] = hex[it->digest[k] & 15]; }
-    h64[64] = 0;
+    hex32(it->digest, h64);
     snprintf(obj, sizeof obj, "%.2s/%s.file", h64, h64 + 2);
     snprintf(staged, sizeof staged, "%.2s/%s.file", h64, h64);
     struct stat ost;
@@ -1911,7 +1907,6 @@ static void sbf_complete(napi_env env, napi_status status, void *data) {
   } else if (j->err) {
     napi_reject_deferred(env, j->deferred, errno_error(env, j->err, j->call, j->staging));
   } else {
-    static const char hex[] = "0123456789abcdef";
     napi_value res, st, dg, sz, er, nul, empty;
     napi_create_object(env, &res);
     napi_create_array_with_length(env, j->n, &st);
@@ -1925,8 +1920,8 @@ static void sbf_complete(napi_env env, napi_status status, void *data) {
       napi_value v, d = empty, s, e = nul;
       napi_create_int32(env, it->status, &v);
       if (it->status <= 1) {
-        char out[64];
-        for (int k = 0; k < 32; k++) { out[2 * k] = hex[it->digest[k] >> 4]; out[2 * k + 1] = hex[it->digest[k] & 15]; }
+        char out[65];
+        hex32(it->digest, out);
         napi_create_string_latin1(env, out, 64, &d);
       }
       if (it->status == 3) e = errno_error(env, it->err, it->call, it->path);
