@@ -10,13 +10,15 @@
 # Environment (all optional):
 #   INGOT_BENCH_RUNS=5          timed runs per operation and tool (median reported)
 #   INGOT_BENCH_BIG_RUNS=3      timed runs for the big-file commit
-#   INGOT_BENCH_INPUTS=debian,synth,big   which inputs to measure
+#   INGOT_BENCH_INPUTS=debian,synth,big   which inputs to measure (also: tree5g, a 5 GiB tree of
+#                               five 1 GiB files, every operation once: the memory check)
 #   INGOT_BENCH_OPS=...         only these operations (ids as in RESULTS.md, comma separated)
 #   INGOT_BENCH_SYNTH_FILES=100000        regular files in the synthetic tree
 #   INGOT_BENCH_BIG_MB=2048     size of the big file in MiB
 #   INGOT_BENCH_MIRROR=URL      Debian mirror for mmdebstrap (default: the machine's apt sources)
 #   INGOT_BENCH_PROFILE=1       also CPU-profile one ingot commit of the synthetic tree (0: skip)
 #   INGOT_BENCH_OUT=bench/RESULTS.md      where to write the report
+#   bash bench/repo.sh --report           rewrite the report from bench/work/results.json only
 #   INGOT_BENCH_WORK=bench/work where inputs, repos and raw data go
 #   INGOT_BENCH_REV=REV         measure this git revision (built apart) instead of the work tree
 #   INGOT_BENCH_MERGE=1         replace only the rows measured now in bench/work/results.json
@@ -43,6 +45,7 @@ done
 # The harness (bench/*.ts) only; it imports nothing from src/.
 echo "bench: building the harness (tsc -p bench)"
 node_modules/.bin/tsc -p bench/tsconfig.json
+if [ "${1:-}" = --report ]; then exec node dist/bench/harness.js --report; fi
 
 # The ingot to measure, as a frozen copy, so that a rebuild of dist/ while the benchmark runs
 # (it takes a while) cannot change it halfway: the work tree's build by default, or with
