@@ -9,7 +9,7 @@
 #
 # What is measured:
 #   full pull     the minbase commit (ostree commit --generate-sizes into an archive repository,
-#                 served by bench/static-server.mjs: keep-alive, files streamed from disk) pulled
+#                 served by bench/static-server.mjs, or nginx: INGOT_BENCH_PULL_SERVER) pulled
 #                 into an empty bare-user repository; INGOT_BENCH_RUNS runs per tool, interleaved
 #                 (the order alternates), wall time median, ratio ingot / ostree (target <= 0.7).
 #                 Both with their default durability. The first run checks that both
@@ -31,6 +31,10 @@
 #   INGOT_BENCH_PULL_WORK=bench/work/pull   repositories and raw results
 #   INGOT_BENCH_PULL_PACKAGE=coreutils the package whose files change in the update
 #   INGOT_BENCH_OUT=bench/RESULTS.md   the report
+#   INGOT_BENCH_PULL_SERVER=node       the static server: node (bench/static-server.mjs, one
+#                                      Node process) or nginx (Debian's nginx-light, one worker
+#                                      process, sendfile; install it first: apt-get install
+#                                      nginx-light); the report names the one used
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -85,10 +89,40 @@ V2=$(cat "$WORK/v2")
 
 PORT_FILE="$WORK/port"
 rm -f "$PORT_FILE"
-node bench/static-server.mjs "$SRV" >"$PORT_FILE" &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK/trash.$$"' EXIT
-for _ in $(seq 50); do [ -s "$PORT_FILE" ] && break; sleep 0.1; done
+case "${INGOT_BENCH_PULL_SERVER:-node}" in
+  node)
+    node bench/static-server.mjs "$SRV" >"$PORT_FILE" &
+    SERVER=$!
+    trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK/trash.$$"' EXIT
+    for _ in $(seq 50); do [ -s "$PORT_FILE" ] && break; sleep 0.1; done
+    SERVER_DESC="bench/static-server.mjs (one Node process)"
+    ;;
+  nginx)
+    command -v nginx >/dev/null || die "nginx is missing: apt-get install nginx-light"
+    NGX="$WORK/nginx"
+    mkdir -p "$NGX"
+    port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+    cat >"$NGX/nginx.conf" <<NGINX
+worker_processes 1;
+daemon on;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 1000000;
+  keepalive_timeout 30s;
+  server { listen 127.0.0.1:$port; root $SRV; location / { } }
+}
+NGINX
+    nginx -c "$NGX/nginx.conf" -p "$NGX"
+    trap 'nginx -c "$NGX/nginx.conf" -p "$NGX" -s quit 2>/dev/null || true; rm -rf "$WORK/trash.$$"' EXIT
+    echo "$port" >"$PORT_FILE"
+    SERVER_DESC="nginx $(nginx -v 2>&1 | sed 's|.*/||') (one worker process, sendfile, access log off)"
+    ;;
+  *) die "INGOT_BENCH_PULL_SERVER must be node or nginx" ;;
+esac
 URL="http://127.0.0.1:$(cat "$PORT_FILE")"
 log "serving $SRV at $URL"
 
@@ -167,7 +201,7 @@ ostree summary -u --repo="$SRV"
 
 cat >"$WORK/report.mjs" <<'EOF'
 import * as fs from 'node:fs';
-const [raw, out, runs, rev, lower, nodelta, withdelta, pkg, changed, checks] = process.argv.slice(2);
+const [raw, out, runs, rev, lower, nodelta, withdelta, pkg, changed, checks, server, mark] = process.argv.slice(2);
 const rows = fs.readFileSync(raw, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const col = (tool, i) => rows.filter((r) => r[1] === tool).map((r) => Number(r[i]));
@@ -179,10 +213,10 @@ const L = Number(lower);
 const fmt = (b) => `${(Number(b) / 1e6).toFixed(2)} MB`;
 const loads = rows.map((r) => Number(r[6]));
 const lines = [
-  '<!-- bench/pull start -->',
-  '## Pull over HTTP (`bash bench/pull.sh`)',
+  `<!-- bench/${mark} start -->`,
+  mark === 'pull' ? '## Pull over HTTP (`bash bench/pull.sh`)' : '## Pull over HTTP from nginx (`INGOT_BENCH_PULL_SERVER=nginx bash bench/pull.sh`)',
   '',
-  `Made by \`bash bench/pull.sh\` at ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ingot ${rev}. The Debian 12 minbase commit (\`ostree commit --generate-sizes\` into an archive repository) served by bench/static-server.mjs on 127.0.0.1, pulled into an empty bare-user repository; ${runs} runs per tool, interleaved; medians. Load average (1 min) during the runs: ${Math.min(...loads)}–${Math.max(...loads)} on ${fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs${Math.max(...loads) > 2 ? ': **a busy machine**, repeat on an idle one before relying on a borderline ratio' : ''}.`,
+  `Made by \`bash bench/pull.sh\` at ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ingot ${rev}. The Debian 12 minbase commit (\`ostree commit --generate-sizes\` into an archive repository) served by ${server} on 127.0.0.1, pulled into an empty bare-user repository; ${runs} runs per tool, interleaved; medians. Load average (1 min) during the runs: ${Math.min(...loads)}–${Math.max(...loads)} on ${fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs${Math.max(...loads) > 2 ? ': **a busy machine**, repeat on an idle one before relying on a borderline ratio' : ''}.`,
   '',
   '| operation | ostree median s | ingot median s | ingot/ostree | target | met? | CPU s (user+sys) ostree / ingot | peak RSS ostree / ingot |',
   '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
@@ -197,7 +231,7 @@ const lines = [
   '',
   'How the two pull, and what bounds the ratio:',
   '',
-  '- ingot: the main thread walks the dirtrees and fetches content while the walk goes on, 16 requests in flight pipelined on 4 keep-alive connections (undici); each received object is inflated (libdeflate), hashed and written in one native job on the libuv thread pool (`pullStoreContentAsync`: open, write, fchmod, user.ostreemeta, futimens, rename; no worker threads unless `INGOT_THREADS` asks for them), and the staged objects are published by rename after one syncfs; ostree 2022.7: libcurl on a few connections, writes through a thread pool, syncfs at the end of the transaction.',
+  '- ingot: the main thread walks the dirtrees and fetches content while the walk goes on, 16 requests in flight pipelined on 4 keep-alive connections (undici); received objects go to the libuv thread pool in batches (`pullStoreFilezBatch`: the .filez header parsed, inflated with libdeflate, hashed, written with fchmod, user.ostreemeta and futimens, renamed from .part; one job per batch), into a staging laid out as objects/ (prefix folders), and the staged objects are published by rename after one syncfs; no worker threads unless `INGOT_THREADS` asks for them. ostree 2022.7: libcurl on a few connections, writes through a thread pool, syncfs at the end of the transaction.',
   '- Per object both do about the same system calls; the kernel side (ext4 inode allocation, the loopback TCP of one request per object, the page cache copy) is the same for both and is a large part of the wall time. Both CPUs are busy for the whole pull (client, its thread pool and the static server, which is the same for both tools), so the wall time follows the CPU time: ingot spends about 15% less than ostree. What ingot still pays per request is JavaScript (the HTTP client and the promise per object, some µs each) and, once, the start-up and JIT warm-up of node (each worker thread that `INGOT_THREADS` adds costs some 0.5 s of CPU more), which weigh more on 2 busy CPUs. Peak RSS: that of node itself (about 55 MB for the CLI) plus received bodies, at most 16 objects of up to 8 MB in flight (larger objects stream).',
   '- Client repositories are removed only after the timed runs (see the comment in bench/pull.sh: on this ext4 without a journal, inodes freed less than ~30 s earlier make every create scan).',
   '',
@@ -208,13 +242,13 @@ const lines = [
   '| run | tool | wall s | user s | sys s | peak RSS kB | load |',
   '| ---: | --- | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map((r) => `| ${r.join(' | ')} |`),
-  '<!-- bench/pull end -->',
+  `<!-- bench/${mark} end -->`,
 ];
 const section = lines.join('\n') + '\n';
 let text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
-const re = /<!-- bench\/pull start -->[\s\S]*?<!-- bench\/pull end -->\n?/;
+const re = new RegExp(`<!-- bench/${mark} start -->[\\s\\S]*?<!-- bench/${mark} end -->\\n?`);
 text = re.test(text) ? text.replace(re, section) : `${text.replace(/\n*$/, '\n\n')}${section}`;
 fs.writeFileSync(out, text);
 console.log(section);
 EOF
-node "$WORK/report.mjs" "$RAW" "$OUT" "$RUNS" "$REV" "$LOWER" "$NODELTA" "$WITHDELTA" "$PKG" "$(cat "$WORK/changed-files")" "$(IFS='|'; echo "${CHECKS[*]}")"
+node "$WORK/report.mjs" "$RAW" "$OUT" "$RUNS" "$REV" "$LOWER" "$NODELTA" "$WITHDELTA" "$PKG" "$(cat "$WORK/changed-files")" "$(IFS='|'; echo "${CHECKS[*]}")" "$SERVER_DESC" "$([ "${INGOT_BENCH_PULL_SERVER:-node}" = nginx ] && echo pull-nginx || echo pull)"

@@ -347,6 +347,14 @@ export function writeNew(p: string, data: Uint8Array, mode: number): void {
 
 /** Compressed bodies up to this size are inflated in one call (in a worker); larger ones stream. */
 const WHOLE_LIMIT = 8 * 1024 * 1024;
+/**
+ * Received bodies held in memory at once, over every sink of the process: past it, a body of at
+ * least BUDGET_MIN bytes streams to disk instead (many requests in flight must not mean many
+ * 8 MiB bodies in memory). Smaller bodies are always held whole.
+ */
+const HELD_BUDGET = 48 * 1024 * 1024;
+const BUDGET_MIN = 1024 * 1024;
+let heldBytes = 0;
 /** Whole-body inflation is for files up to this size; larger (sparse) files stream. */
 const WHOLE_DATA_LIMIT = 64 * 1024 * 1024;
 
@@ -625,10 +633,19 @@ export class ContentSink implements StreamSink {
     return this.mode === 'archive' ? 'filez' : 'file';
   }
 
+  /** Bytes of this body counted in heldBytes. */
+  private held = 0;
+
+  private release(): void {
+    heldBytes -= this.held;
+    this.held = 0;
+  }
+
   reset(): void {
     this.closeFd(true);
     this.received = 0;
     this.chunks = [];
+    this.release();
     this.header = null;
     this.inflate?.destroy();
     this.inflate = null;
@@ -641,13 +658,23 @@ export class ContentSink implements StreamSink {
     this.received += chunk.length;
     if (this.inflate) return this.feed(chunk);
     this.chunks.push(chunk);
-    if (this.received > WHOLE_LIMIT) return this.startStreaming();
+    this.held += chunk.length;
+    heldBytes += chunk.length;
+    if (this.received > WHOLE_LIMIT || (heldBytes > HELD_BUDGET && this.received >= BUDGET_MIN)) return this.startStreaming();
     return;
   }
 
   async end(): Promise<void> {
     if (this.inflate) return this.endStreaming();
-    // Whole body (this runs on a content worker thread: inflating inline is fine).
+    try {
+      await this.endWhole();
+    } finally {
+      this.release();
+    }
+  }
+
+  /** The body is in memory: stores it in one step (or streams a sparse file's large data). */
+  private async endWhole(): Promise<void> {
     const filez = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.received);
     this.chunks = [];
     if (filez.length >= 16) {
@@ -671,6 +698,7 @@ export class ContentSink implements StreamSink {
   private startStreaming(): Promise<void> {
     const all = Buffer.concat(this.chunks);
     this.chunks = [];
+    this.release();
     if (all.length < 8) throw corrupt(this.url, this.checksum, 'truncated header');
     const need = 8 + all.readUInt32BE(0);
     if (need > all.length) throw corrupt(this.url, this.checksum, `header length ${need} is too large`);

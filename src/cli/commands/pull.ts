@@ -83,7 +83,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'print how many objects and bytes are missing; fetch and change nothing')
     .option('--allow-downgrade', 'accept a commit older than the one the local ref names')
     .option('--no-deltas', 'never use static deltas')
-    .option('--concurrency <n>', 'requests in flight (default 16)', parseIntOption('--concurrency'))
+    .option('--concurrency <n>', 'requests in flight (default 64)', parseIntOption('--concurrency'))
     .option('--retries <n>', 'attempts per file for transient failures (default 5)', parseIntOption('--retries'))
     .option('--stall-timeout <seconds>', 'give up a request that receives nothing for this long (default 30)', parseIntOption('--stall-timeout'))
     .option('--revoked-keys-file <path>', 'public keys (base64, one a line) never to accept; repeatable', collect, [])
