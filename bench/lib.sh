@@ -8,7 +8,7 @@ log() { echo "bench: $*" >&2; }
 # are written under bench/work and run from there.
 export INGOT_BENCH_REPORT_LIB="file://$PWD/bench/report-lib.mjs"
 
-# freeze_build DIR: builds the work tree (tsc, then the one-file bundle of the repo commands)
+# freeze_build DIR: builds the work tree (tsc, then the one-file bundles of the repo and pull commands)
 # and copies what runs (package.json, bin, dist/src, the native addon; node_modules linked) to
 # DIR, so that a rebuild of dist/ while a benchmark runs cannot change the ingot it measures.
 # A type error is reported and the JavaScript tsc emitted is measured anyway. Sets INGOT, the
@@ -16,7 +16,7 @@ export INGOT_BENCH_REPORT_LIB="file://$PWD/bench/report-lib.mjs"
 freeze_build() {
   local snap=$1 tsc_ok=yes
   node_modules/.bin/tsc -p tsconfig.json >&2 || tsc_ok=no
-  node scripts/bundle.mjs >&2 || log "warning: no bundle of the repo commands (they run from the modules)"
+  node scripts/bundle.mjs >&2 || log "warning: no bundles of the repo and pull commands (they run from the modules)"
   rm -rf "$snap"
   mkdir -p "$snap/dist" "$snap/build/Release"
   cp -a package.json bin "$snap/"

@@ -32,7 +32,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
-echo "setup: building (tsc, then the one-file bundle of the repo commands)"
+echo "setup: building (tsc, then the one-file bundles of the repo and pull commands)"
 npx tsc -p tsconfig.json
 node scripts/bundle.mjs
 

@@ -1,7 +1,7 @@
 /**
  * Start-up of the `ingot` command (bin/ingot.js): picks the code to run, then runs main().
- * `ingot repo …` runs from the one-file bundle of the repo group (scripts/bundle.mjs), which
- * loads several times faster than the ~50 modules it holds, when that bundle is fresh: every
+ * `ingot repo …` and `ingot pull` run from their group's one-file bundle (scripts/bundle.mjs),
+ * which loads several times faster than the modules it holds, when that bundle is fresh: every
  * file it was built from still has the size and mtime its manifest records. Otherwise (no
  * bundle, a rebuild since, another command group, INGOT_BUNDLE=0) dist/src/cli/main.js runs.
  * This module imports nothing but node:fs, so choosing costs a few stat calls.
@@ -23,15 +23,23 @@ function groupOf(argv: readonly string[]): string | undefined {
   return argv.slice(2).find((a) => !a.startsWith('-'));
 }
 
+/** The command groups that have a bundle, and the manifest of each (see scripts/bundle.mjs). */
+const BUNDLES: Record<string, string> = {
+  repo: 'dist/src/repo/cli-bundle.json',
+  pull: 'dist/src/transport/cli-bundle.json',
+};
+
 /**
- * The URL of the repo-group bundle when `argv` runs a repo command and the bundle under
- * `root` (a package root, as a URL ending in '/') is fresh; else null.
+ * The URL of the bundle of `argv`'s command group when it has one and the bundle under `root`
+ * (a package root, as a URL ending in '/') is fresh; else null.
  */
 export function bundleFor(argv: readonly string[], root: URL = ROOT): URL | null {
-  if (groupOf(argv) !== 'repo' || process.env['INGOT_BUNDLE'] === '0') return null;
+  const group = groupOf(argv);
+  const manifest = group !== undefined && Object.hasOwn(BUNDLES, group) ? BUNDLES[group] : undefined;
+  if (manifest === undefined || process.env['INGOT_BUNDLE'] === '0') return null;
   let m: Manifest;
   try {
-    m = JSON.parse(fs.readFileSync(new URL('dist/src/repo/cli-bundle.json', root), 'utf8')) as Manifest;
+    m = JSON.parse(fs.readFileSync(new URL(manifest, root), 'utf8')) as Manifest;
   } catch {
     return null;
   }

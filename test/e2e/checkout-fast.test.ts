@@ -172,15 +172,17 @@ test('native hardlink checkout hands over to the general path: unsorted dirtree,
   }
 });
 
-test('the repo-group bundle runs repo commands as the modules do, and only while fresh', () => {
+test('the repo and pull bundles run their commands as the modules do, and only while fresh', () => {
   const work = tmpdir('ingot-bundle-');
   try {
     // A package root of our own: the build's dist/src, the addon and node_modules of this one.
     const pkg = path.join(work, 'pkg');
     fs.mkdirSync(path.join(pkg, 'dist'), { recursive: true });
     fs.cpSync(path.join(ROOT, 'dist', 'src'), path.join(pkg, 'dist', 'src'), { recursive: true, preserveTimestamps: true });
-    fs.rmSync(path.join(pkg, 'dist/src/repo/cli-bundle.js'), { force: true });
-    fs.rmSync(path.join(pkg, 'dist/src/repo/cli-bundle.json'), { force: true });
+    for (const dir of ['repo', 'transport']) {
+      fs.rmSync(path.join(pkg, `dist/src/${dir}/cli-bundle.js`), { force: true });
+      fs.rmSync(path.join(pkg, `dist/src/${dir}/cli-bundle.json`), { force: true });
+    }
     fs.cpSync(path.join(ROOT, 'bin'), path.join(pkg, 'bin'), { recursive: true });
     fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
@@ -194,6 +196,8 @@ test('the repo-group bundle runs repo commands as the modules do, and only while
     assert.equal(bundle?.href, new URL('dist/src/repo/cli-bundle.js', root).href);
     assert.equal(bundleFor(['node', 'ingot', '--json', 'repo', 'fsck'], root)?.href, bundle.href);
     assert.equal(bundleFor(['node', 'ingot', 'pkg', 'vercmp', '1', '2'], root), null, 'other groups run unbundled');
+    const pullBundle = bundleFor(['node', 'ingot', 'pull', '--repo', 'r', 'origin', 'main'], root);
+    assert.equal(pullBundle?.href, new URL('dist/src/transport/cli-bundle.js', root).href);
 
     // The bundle itself: init, commit (worker threads), checkout (native), fsck, an error.
     // (A script file, not --eval: worker threads inherit the process's execArgv.)
@@ -223,6 +227,20 @@ test('the repo-group bundle runs repo commands as the modules do, and only while
     assert.equal((JSON.parse(e.stderr) as { error: { code: string } }).error.code, 'REPO_NOT_FOUND');
     const u = run(['repo', 'checkout', '--no-such-option']);
     assert.equal(u.status, 2, 'usage errors keep their status');
+
+    // The pull bundle (undici inside): an archive repository pulled over file:// as the modules do.
+    const srv = path.join(work, 'srv');
+    ingotOk(['repo', 'init', '--repo', srv, '--mode', 'archive']);
+    ingotOk(['repo', 'commit', '--repo', srv, '-b', 'main', '--timestamp', '@1700000000', tree]);
+    const client = path.join(work, 'client');
+    ingotOk(['repo', 'init', '--repo', client, '--mode', 'bare-user']);
+    ingotOk(['remote', 'add', '--repo', client, 'origin', pathToFileURL(srv).href]);
+    const pullRunner = path.join(work, 'run-pull-bundle.mjs');
+    fs.writeFileSync(pullRunner, `const m = await import(${JSON.stringify(pullBundle!.href)});\nprocess.exitCode = await m.main(process.argv);\n`);
+    const p = spawnSync(process.execPath, [pullRunner, 'pull', '--repo', client, 'origin', 'main'], { encoding: 'utf8', env: { ...process.env, INGOT_NO_PROGRESS: '1' } });
+    assert.equal(p.status, 0, p.stderr);
+    assert.equal(ingotOk(['repo', 'rev-parse', '--repo', client, 'origin:main']).trim(), viaModules);
+    assert.equal(run(['repo', 'fsck', '--repo', client]).status, 0);
 
     // bin/ingot.js of that package root runs repo commands from it (a broken main.js there proves it)...
     const mainJs = path.join(pkg, 'dist/src/cli/main.js');
