@@ -27,8 +27,215 @@ export interface HttpClientOptions {
 export interface HttpResponse {
   status: number;
   headers: IncomingHttpHeaders;
-  /** The body; the caller must consume or destroy it. */
-  body: Readable;
+  /** The body; the caller must consume, discard or destroy it. */
+  body: HttpBody;
+}
+
+/**
+ * A response body, read once. HTTP bodies arrive through undici's dispatch handler (no
+ * Readable stream and no async iterator per response: a pull makes thousands of requests per
+ * second, and those were a fifth of its CPU); file:// bodies are file streams.
+ */
+export interface HttpBody {
+  /**
+   * Passes each chunk to `onChunk` (a returned promise pauses the body until it settles);
+   * resolves at the end, rejects with the transport's error or with what `onChunk` threw (the
+   * request is then aborted).
+   */
+  consume(onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void>;
+  /** Stops the body: the request is aborted (its connection is not reused). */
+  destroy(): void;
+  /** Reads the rest and drops it (the connection stays usable). */
+  discard(): void;
+}
+
+/**
+ * An undici response body fed by a dispatch handler (see `HttpBody`). Chunks queue until the
+ * consumer takes them; while the consumer's promise for a chunk is pending, undici is told to
+ * pause the socket (onData returns false) and resumed once the queue is empty again.
+ */
+class DispatchBody implements HttpBody {
+  private queue: Buffer[] = [];
+  private ended = false;
+  private error: Error | null = null;
+  private done = false;
+  private dropping = false;
+  /** The consumer's promise for a chunk is pending. */
+  private waiting = false;
+  /** undici was told to pause: resume it once the consumer catches up. */
+  private stalled = false;
+  private onChunk: ((chunk: Buffer) => void | Promise<void>) | null = null;
+  private settle: { resolve: () => void; reject: (e: unknown) => void } | null = null;
+
+  constructor(
+    private readonly abort: (e: Error) => void,
+    private readonly resume: () => void,
+  ) {}
+
+  consume(onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.settle = { resolve, reject };
+      this.onChunk = onChunk;
+      this.pump();
+    });
+  }
+
+  destroy(): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue = [];
+    const e = Object.assign(new Error('response body destroyed'), { code: 'UND_ERR_ABORTED' });
+    this.settle?.reject(e);
+    this.abort(e);
+  }
+
+  discard(): void {
+    this.dropping = true;
+    this.queue = [];
+    if (this.stalled) {
+      this.stalled = false;
+      this.resume();
+    }
+  }
+
+  /** undici's onData: false pauses the socket until the consumer catches up. */
+  push(chunk: Buffer): boolean {
+    if (this.done || this.dropping) return true;
+    this.queue.push(chunk);
+    this.pump();
+    if (this.waiting) {
+      this.stalled = true;
+      return false;
+    }
+    return true;
+  }
+
+  end(): void {
+    this.ended = true;
+    this.pump();
+  }
+
+  fail(e: Error): void {
+    if (this.done) return;
+    this.error = e;
+    this.pump();
+  }
+
+  private pump(): void {
+    if (!this.onChunk || this.done) return;
+    while (!this.waiting && this.queue.length > 0) {
+      const c = this.queue.shift()!;
+      let r: void | Promise<void>;
+      try {
+        r = this.onChunk(c);
+      } catch (e) {
+        this.stop(e);
+        return;
+      }
+      if (r) {
+        this.waiting = true;
+        r.then(
+          () => {
+            this.waiting = false;
+            if (this.done) return;
+            this.pump();
+            if (!this.waiting && this.stalled && !this.done) {
+              this.stalled = false;
+              this.resume();
+            }
+          },
+          (e: unknown) => this.stop(e),
+        );
+      }
+    }
+    if (this.waiting || this.queue.length > 0 || this.done || !this.settle) return;
+    if (this.error) {
+      this.done = true;
+      this.settle.reject(this.error);
+    } else if (this.ended) {
+      this.done = true;
+      this.settle.resolve();
+    }
+  }
+
+  /** The consumer failed: the body is abandoned and the request aborted. */
+  private stop(e: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue = [];
+    this.settle?.reject(e);
+    this.abort(Object.assign(new Error('response body abandoned'), { code: 'UND_ERR_ABORTED' }));
+  }
+}
+
+/** A file stream as an HttpBody (file:// URLs). */
+class StreamBody implements HttpBody {
+  constructor(private readonly stream: Readable) {
+    stream.on('error', () => undefined);
+  }
+
+  async consume(onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void> {
+    try {
+      for await (const c of this.stream as AsyncIterable<Buffer>) {
+        const p = onChunk(c);
+        if (p) await p;
+      }
+    } catch (e) {
+      this.stream.destroy();
+      throw e;
+    }
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+  }
+
+  discard(): void {
+    this.stream.resume();
+  }
+}
+
+/** Response headers from undici's raw list (name, value, ...), names in lower case. */
+function parseRawHeaders(raw: Buffer[]): IncomingHttpHeaders {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = raw[i]!.toString('latin1').toLowerCase();
+    const v = raw[i + 1]!.toString('latin1');
+    out[k] = out[k] === undefined ? v : `${out[k]}, ${v}`;
+  }
+  return out as IncomingHttpHeaders;
+}
+
+/** Sends one GET through `agent`; resolves once the response headers arrived. */
+function dispatchGet(agent: Agent, origin: string, reqPath: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: DispatchBody }> {
+  return new Promise((resolve, reject) => {
+    let abort: (e: Error) => void = () => undefined;
+    let body: DispatchBody | null = null;
+    agent.dispatch(
+      { origin, path: reqPath, method: 'GET', headers },
+      {
+        onConnect(a) {
+          abort = a;
+        },
+        onHeaders(status, raw, resume) {
+          if (status < 200) return true;
+          body = new DispatchBody((e) => abort(e), resume);
+          resolve({ status, headers: parseRawHeaders(raw), body });
+          return true;
+        },
+        onData(chunk) {
+          return body ? body.push(chunk) : true;
+        },
+        onComplete() {
+          body?.end();
+        },
+        onError(e) {
+          if (body) body.fail(e);
+          else reject(e);
+        },
+      },
+    );
+  });
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -138,7 +345,7 @@ export class HttpClient {
     const piped = !this.noPipelining.has(origin);
     let res;
     try {
-      res = await (piped ? this.agent : this.plain).request({ origin, path: reqPath, method: 'GET', headers: h });
+      res = await dispatchGet(piped ? this.agent : this.plain, origin, reqPath, h);
     } catch (e) {
       // A connection closed under pipelined requests: the server does not keep connections
       // (or drops pipelines); the caller retries, one request per connection from now on.
@@ -146,14 +353,10 @@ export class HttpClient {
       throw normalizedHttpError(e);
     }
     if (piped && /\bclose\b/i.test(String(res.headers['connection'] ?? ''))) this.noPipelining.add(origin);
-    const status = res.statusCode;
+    const status = res.status;
     const location = res.headers['location'];
-    if (!REDIRECTS.has(status) || typeof location !== 'string') {
-      res.body.on('error', () => undefined);
-      return { status, headers: res.headers as IncomingHttpHeaders, body: res.body };
-    }
-    res.body.on('error', () => undefined);
-    res.body.resume();
+    if (!REDIRECTS.has(status) || typeof location !== 'string') return res;
+    res.body.discard();
     let next: URL;
     try {
       next = new URL(location, url);
@@ -173,12 +376,12 @@ function openFile(u: URL, headers: Record<string, string>): Promise<HttpResponse
       if (err) {
         const code = errnoCode(err);
         if (code === 'ENOENT' || code === 'ENOTDIR') {
-          resolve({ status: 404, headers: {}, body: fs.createReadStream('/dev/null') });
+          resolve({ status: 404, headers: {}, body: new StreamBody(fs.createReadStream('/dev/null')) });
         } else reject(err);
         return;
       }
       if (!st.isFile()) {
-        resolve({ status: 404, headers: {}, body: fs.createReadStream('/dev/null') });
+        resolve({ status: 404, headers: {}, body: new StreamBody(fs.createReadStream('/dev/null')) });
         return;
       }
       const m = /^bytes=(\d+)-$/.exec(headers['Range'] ?? '');
@@ -189,7 +392,7 @@ function openFile(u: URL, headers: Record<string, string>): Promise<HttpResponse
           'content-length': String(st.size - start),
           ...(m ? { 'content-range': `bytes ${start}-${st.size - 1}/${st.size}` } : {}),
         },
-        body: fs.createReadStream(p, { start, highWaterMark: 256 * 1024 }),
+        body: new StreamBody(fs.createReadStream(p, { start, highWaterMark: 256 * 1024 })),
       });
     });
   });

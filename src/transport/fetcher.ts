@@ -89,8 +89,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 function drain(res: HttpResponse): void {
-  res.body.on('error', () => undefined);
-  res.body.resume();
+  res.body.discard();
 }
 
 export class Fetcher {
@@ -220,7 +219,7 @@ export class Fetcher {
     }
     let got = 0;
     try {
-      for await (const c of res.body as AsyncIterable<Buffer>) {
+      await res.body.consume((c) => {
         let chunk = c;
         got += chunk.length;
         this.stats.bytes += chunk.length;
@@ -229,14 +228,13 @@ export class Fetcher {
           const drop = Math.min(skip, chunk.length);
           skip -= drop;
           chunk = chunk.subarray(drop);
-          if (chunk.length === 0) continue;
+          if (chunk.length === 0) return;
         }
         if (sink.offset + chunk.length > opts.maxSize) {
           throw new IngotError('PULL_OBJECT_CORRUPT', `${url}: more than the limit of ${opts.maxSize} bytes`, { data: { url } });
         }
-        const p = sink.write(chunk);
-        if (p) await p;
-      }
+        return sink.write(chunk);
+      });
     } catch (e) {
       res.body.destroy();
       if (!(e instanceof IngotError) && httpErrorCode(e) === 'ECONNRESET' && declared !== undefined) {
