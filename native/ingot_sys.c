@@ -1219,6 +1219,31 @@ static void put_be32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
 }
 
+/* Writes a new object file's bytes and metadata through fd: the data, then fchown (when
+ * `chown`), fchmod, the xattr `xname` (when not NULL) and atime/mtime 0 (when `zero_mtime`),
+ * in that order (a chown clears suid/sgid, so the mode comes after it). Returns NULL, or the
+ * failing call with errno set. */
+static const char *write_object_fd(int fd, const unsigned char *buf, size_t len, int chown, uint32_t uid, uint32_t gid,
+                                   mode_t mode, const char *xname, const void *xval, size_t xlen, int zero_mtime) {
+  size_t off = 0;
+  while (off < len) {
+    ssize_t w = write(fd, buf + off, len - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return "write";
+    }
+    off += (size_t)w;
+  }
+  if (chown && fchown(fd, uid, gid) < 0) return "fchown";
+  if (fchmod(fd, mode) < 0) return "fchmod";
+  if (xname && fsetxattr(fd, xname, xval, xlen, 0) < 0) return "fsetxattr";
+  if (zero_mtime) {
+    struct timespec ts[2] = {{0, 0}, {0, 0}};
+    if (futimens(fd, ts) < 0) return "futimens";
+  }
+  return NULL;
+}
+
 typedef struct {
   const unsigned char *in; size_t inlen;
   const unsigned char *hdr; size_t hdrlen;
@@ -1314,19 +1339,7 @@ static void psc_run(psc_job *j) {
     fd = open(j->part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   }
   if (fd < 0) { j->err = errno; free(data); j->kind = 3; j->call = "open"; return; }
-  const char *call = NULL;
-  size_t off = 0;
-  while (off < wlen) {
-    ssize_t n = write(fd, w + off, wlen - off);
-    if (n < 0) { if (errno == EINTR) continue; call = "write"; break; }
-    off += (size_t)n;
-  }
-  if (!call && fchmod(fd, (mode_t)j->fmode) < 0) call = "fchmod";
-  if (!call && j->has_x && fsetxattr(fd, j->xname, j->xval, j->xlen, 0) < 0) call = "fsetxattr";
-  if (!call && j->zero_mtime) {
-    struct timespec ts[2] = {{0, 0}, {0, 0}};
-    if (futimens(fd, ts) < 0) call = "futimens";
-  }
+  const char *call = write_object_fd(fd, w, wlen, 0, 0, 0, (mode_t)j->fmode, j->has_x ? j->xname : NULL, j->xval, j->xlen, j->zero_mtime);
   int e = errno;
   free(data);
   if (close(fd) < 0 && !call) { call = "close"; e = errno; }
@@ -1835,34 +1848,12 @@ static void sbf_one(sbf_job *j, sbf_item *it, int sfd, int ofd, unsigned char **
       if (errno == EEXIST) { it->status = 1; return; }
       it->status = 3; it->err = errno; it->call = "open"; return;
     }
-    const char *call = NULL;
-    off = 0;
-    while (off < size) {
-      ssize_t w = write(out, *buf + off, size - off);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        call = "write";
-        break;
-      }
-      off += (size_t)w;
-    }
-    if (!call) {
-      if (j->bare) {
-        if (fchown(out, uid, gid) < 0) call = "fchown";
-        else if (fchmod(out, mode & 07777) < 0) call = "fchmod";
-      } else {
-        unsigned char meta[12];
-        put_be32(meta, uid);
-        put_be32(meta + 4, gid);
-        put_be32(meta + 8, mode);
-        if (fchmod(out, (mode & 0775) | 0400) < 0) call = "fchmod";
-        else if (fsetxattr(out, "user.ostreemeta", meta, sizeof meta, 0) < 0) call = "fsetxattr";
-      }
-    }
-    if (!call) {
-      struct timespec ts[2] = {{0, 0}, {0, 0}};
-      if (futimens(out, ts) < 0) call = "futimens";
-    }
+    unsigned char meta[12];
+    put_be32(meta, uid);
+    put_be32(meta + 4, gid);
+    put_be32(meta + 8, mode);
+    const char *call = j->bare ? write_object_fd(out, *buf, size, 1, uid, gid, mode & 07777, NULL, NULL, 0, 1)
+                               : write_object_fd(out, *buf, size, 0, 0, 0, (mode & 0775) | 0400, "user.ostreemeta", meta, sizeof meta, 1);
     int e = errno;
     if (close(out) < 0 && !call) { call = "close"; e = errno; }
     if (call) {

@@ -481,28 +481,29 @@ export function asyncContentStore(): boolean {
 const STORE_BATCH = 32;
 
 /**
- * Received objects waiting for the native store, per staging directory and mode. Objects that
- * complete in one turn of the event loop (pipelined responses arrive several per socket read)
- * go to the libuv thread pool as one batch, so that the main thread pays one job, one promise
- * and one callback per batch rather than per object.
+ * Received objects waiting for the native store. Objects that complete in one turn of the
+ * event loop (pipelined responses arrive several per socket read) go to the libuv thread pool
+ * as one batch per staging directory, so that the main thread pays one job, one promise and
+ * one callback per batch rather than per object.
  */
 class StoreQueue {
-  private items: (Buffer | string)[] = [];
-  private waiters: { resolve: (n: number | null) => void; reject: (e: unknown) => void }[] = [];
+  private pending: {
+    dir: string;
+    bareUser: boolean;
+    filez: Buffer;
+    checksum: string;
+    resolve: (n: number | null) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   private scheduled = false;
 
-  constructor(
-    private readonly native: Required<Pick<PullNative, 'pullStoreFilezBatch'>>,
-    private readonly dir: string,
-    private readonly bareUser: boolean,
-  ) {}
+  constructor(private readonly native: Required<Pick<PullNative, 'pullStoreFilezBatch'>>) {}
 
   /** Resolves to the bytes written, or null when the native store leaves this body to the caller. */
-  submit(filez: Buffer, checksum: string): Promise<number | null> {
+  submit(dir: string, bareUser: boolean, filez: Buffer, checksum: string): Promise<number | null> {
     return new Promise((resolve, reject) => {
-      this.items.push(filez, checksum);
-      this.waiters.push({ resolve, reject });
-      if (this.waiters.length >= STORE_BATCH) this.flush();
+      this.pending.push({ dir, bareUser, filez, checksum, resolve, reject });
+      if (this.pending.length >= STORE_BATCH) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => {
@@ -514,49 +515,51 @@ class StoreQueue {
   }
 
   private flush(): void {
-    if (this.waiters.length === 0) return;
-    const items = this.items;
-    const waiters = this.waiters;
-    this.items = [];
-    this.waiters = [];
-    this.native.pullStoreFilezBatch(this.dir, this.bareUser, items).then(
-      (results) => {
-        for (let i = 0; i < waiters.length; i++) {
-          const r = results[i];
-          if (r instanceof Error) waiters[i]!.reject(r);
-          else waiters[i]!.resolve(r ?? null);
-        }
-      },
-      (e: unknown) => {
-        for (const w of waiters) w.reject(e);
-      },
-    );
+    const all = this.pending;
+    this.pending = [];
+    // One pull stages into one directory; anything else is grouped.
+    const groups = new Map<string, typeof all>();
+    for (const p of all) {
+      const key = `${p.bareUser ? 'u' : 'a'}${p.dir}`;
+      const g = groups.get(key);
+      if (g) g.push(p);
+      else groups.set(key, [p]);
+    }
+    for (const g of groups.values()) {
+      const items: (Buffer | string)[] = [];
+      for (const p of g) items.push(p.filez, p.checksum);
+      this.native.pullStoreFilezBatch(g[0]!.dir, g[0]!.bareUser, items).then(
+        (results) => {
+          for (let i = 0; i < g.length; i++) {
+            const r = results[i];
+            if (r instanceof Error) g[i]!.reject(r);
+            else g[i]!.resolve(r ?? null);
+          }
+        },
+        (e: unknown) => {
+          for (const p of g) p.reject(e);
+        },
+      );
+    }
   }
 }
 
-const storeQueues = new Map<string, StoreQueue>();
+let storeQueue: StoreQueue | undefined;
 
 /**
- * `storeWholeFilez` into `dest` (the staged name of `checksum` in a bare-user or archive
- * repository's pull staging): the common case (a regular file without xattrs) is inflated,
- * hashed and written on the libuv thread pool in batches; anything else, and bare repositories,
- * synchronously.
+ * `storeWholeFilez` of `checksum` into the pull staging `dir` (its prefix folder made by the
+ * caller) of a bare-user or archive repository: the common case (a regular file without
+ * xattrs) is inflated, hashed and written on the libuv thread pool in batches; anything else,
+ * and bare repositories, synchronously.
  */
-export async function storeWholeFilezAsync(mode: RepoMode, checksum: string, url: string, filez: Buffer, dest: string): Promise<number> {
+export async function storeWholeFilezAsync(mode: RepoMode, checksum: string, url: string, filez: Buffer, dir: string): Promise<number> {
   const native = pullNative();
-  const ext = mode === 'archive' ? '.filez' : '.file';
-  const tail = `/${checksum.slice(0, 2)}/${checksum}${ext}`;
-  if (!native?.pullStoreFilezBatch || mode === 'bare' || !dest.endsWith(tail)) return storeWholeFilez(mode, checksum, url, filez, dest);
-  const dir = dest.slice(0, dest.length - tail.length);
-  const key = `${mode}:${dir}`;
-  let q = storeQueues.get(key);
-  if (!q) {
-    q = new StoreQueue(native as Required<Pick<PullNative, 'pullStoreFilezBatch'>>, dir, mode === 'bare-user');
-    storeQueues.set(key, q);
-  }
+  const dest = stagedPath(dir, checksum, mode === 'archive' ? 'filez' : 'file');
+  if (!native?.pullStoreFilezBatch || mode === 'bare') return storeWholeFilez(mode, checksum, url, filez, dest);
+  storeQueue ??= new StoreQueue(native as Required<Pick<PullNative, 'pullStoreFilezBatch'>>);
   let r: number | null;
   try {
-    r = await q.submit(filez, checksum);
+    r = await storeQueue.submit(dir, mode === 'bare-user', filez, checksum);
   } catch (e) {
     let h: FilezHeader;
     try {
@@ -583,6 +586,9 @@ function openExclusive(p: string): number {
 
 /** Where a content sink puts its object: the staged name, and the note that it is complete. */
 export interface StageTarget {
+  /** The staging directory (objects go to DIR/XX/CHECKSUM.EXT). */
+  readonly dir: string;
+  /** The staged path of an object, its prefix folder made. */
   target(checksum: string, ext: StagedExt): string;
   written(checksum: string, ext: StagedExt): void;
 }
@@ -591,6 +597,7 @@ export interface StageTarget {
 export function stageTarget(dir: string): StageTarget {
   const made = new Set<string>();
   return {
+    dir,
     target: (checksum, ext) => {
       ensurePrefix(dir, checksum, made);
       return stagedPath(dir, checksum, ext);
@@ -688,8 +695,8 @@ export class ContentSink implements StreamSink {
         }
       }
     }
-    const dest = this.staging.target(this.checksum, this.ext);
-    this.storedSize = await storeWholeFilezAsync(this.mode, this.checksum, this.url, filez, dest);
+    this.staging.target(this.checksum, this.ext);
+    this.storedSize = await storeWholeFilezAsync(this.mode, this.checksum, this.url, filez, this.staging.dir);
     this.staging.written(this.checksum, this.ext);
   }
 
