@@ -60,6 +60,10 @@ export interface CommitOptions {
   noXattrs?: boolean;
   /** fsync before the ref moves (default true). */
   fsync?: boolean;
+  /**
+   * Worker threads of an archive commit (compression is the work; default one per core). Bare
+   * and bare-user commits store files in native batches on libuv's pool and start none.
+   */
   threads?: number;
 }
 
