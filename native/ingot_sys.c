@@ -1393,6 +1393,18 @@ static napi_value js_pull_store_content(napi_env env, napi_callback_info info) {
  * (another header, a symlink, data over 64 MiB): the caller stores those its own way. One job,
  * one promise and one callback per batch, and two values per object for the main thread to
  * pass, instead of ten. The buffers must stay unchanged until the promise settles. */
+/* One object of a batch: its input, and the outcome psc_run left (the paths are rebuilt from
+ * dir and sum when an error needs them; a psc_job with its two path buffers is ~8 KiB, which
+ * would make every batch a large allocation, mapped and unmapped). */
+typedef struct {
+  const unsigned char *in; size_t inlen;
+  char sum[66]; /* 64 hex digits; one more so that a longer string reads as too long */
+  int handled, kind, err;
+  const char *call;
+  char hex[65];
+  int64_t written;
+} psfb_item;
+
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
@@ -1400,7 +1412,7 @@ typedef struct {
   uint32_t n;
   int bare_user;
   char dir[PATH_BUF];
-  psc_job *jobs;
+  psfb_item *jobs;
 } psfb_job;
 
 #define PSFB_MAX_DATA ((int64_t)64 * 1024 * 1024)
@@ -1409,10 +1421,11 @@ static uint32_t get_be32(const unsigned char *p) {
   return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* Parses the .filez header of j->in (the whole body) and fills the job; 0 when not handled. */
-static int psfb_prepare(psfb_job *b, psc_job *j) {
-  const unsigned char *f = j->in;
-  size_t flen = j->inlen;
+/* Fills `j` for the body of `it` (the whole .filez) from its header; 0 when not handled. */
+static int psfb_prepare(psfb_job *b, const psfb_item *it, psc_job *j) {
+  const unsigned char *f = it->in;
+  size_t flen = it->inlen;
+  memcpy(j->sum, it->sum, 65);
   if (flen < 34 || get_be32(f) != 26 || f[32] != 0 || f[33] != 25) return 0;
   const unsigned char *h = f + 8;
   uint64_t size = 0;
@@ -1452,11 +1465,38 @@ static int psfb_prepare(psfb_job *b, psc_job *j) {
 
 static void psfb_execute(napi_env env, void *data) {
   psfb_job *b = data;
+  psc_job j;
   for (uint32_t i = 0; i < b->n; i++) {
-    psc_job *j = &b->jobs[i];
-    j->handled = psfb_prepare(b, j);
-    if (j->handled) psc_run(j);
+    psfb_item *it = &b->jobs[i];
+    memset(&j, 0, offsetof(psc_job, sum));
+    j.kind = 0;
+    j.written = 0;
+    it->handled = psfb_prepare(b, it, &j);
+    if (!it->handled) continue;
+    psc_run(&j);
+    it->kind = j.kind;
+    it->err = j.err;
+    it->call = j.call;
+    it->written = j.written;
+    memcpy(it->hex, j.hex, sizeof it->hex);
   }
+}
+
+/* The outcome of item `it` as psc_result gives it. */
+static napi_value psfb_result(napi_env env, psfb_job *b, const psfb_item *it) {
+  psc_job j;
+  int failed = 0;
+  j.kind = it->kind;
+  j.err = it->err;
+  j.call = it->call;
+  j.written = it->written;
+  memcpy(j.hex, it->hex, sizeof j.hex);
+  j.part[0] = 0;
+  if (it->kind == 3) {
+    int n = snprintf(j.part, sizeof j.part, "%s/%.2s/%.64s.%s.part", b->dir, it->sum, it->sum, b->bare_user ? "file" : "filez");
+    if (n < 0 || (size_t)n >= sizeof j.part) j.part[0] = 0;
+  }
+  return psc_result(env, &j, &failed);
 }
 
 static void psfb_complete(napi_env env, napi_status status, void *data) {
@@ -1468,8 +1508,7 @@ static void psfb_complete(napi_env env, napi_status status, void *data) {
     napi_get_null(env, &nul);
     napi_create_array_with_length(env, b->n, &arr);
     for (uint32_t i = 0; i < b->n; i++) {
-      int failed = 0;
-      napi_set_element(env, arr, i, b->jobs[i].handled ? psc_result(env, &b->jobs[i], &failed) : nul);
+      napi_set_element(env, arr, i, b->jobs[i].handled ? psfb_result(env, b, &b->jobs[i]) : nul);
     }
     napi_resolve_deferred(env, b->deferred, arr);
   }
