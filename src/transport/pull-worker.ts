@@ -65,6 +65,8 @@ export class ContentRunner {
   private active = 0;
   private stop: { error: WireError | null } | null = null;
   private readonly timer: NodeJS.Timeout;
+  /** The staging of the current session: one per directory, so that it makes each prefix folder once. */
+  private target: StageTarget | null = null;
 
   constructor(
     private readonly init: ContentWorkerInit,
@@ -141,7 +143,8 @@ export class ContentRunner {
       this.pump();
       return;
     }
-    const target = stageTarget(m.dir);
+    if (this.target?.dir !== m.dir) this.target = stageTarget(m.dir);
+    const target = this.target;
     this.left.set(m.batch, m.checksums.length);
     for (const checksum of m.checksums) this.queue.push({ batch: m.batch, checksum, target, mode: m.mode });
     this.pump();
