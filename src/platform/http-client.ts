@@ -12,9 +12,10 @@
  */
 import * as fs from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Agent } from 'undici';
+import { Agent, buildConnector } from 'undici';
 import { IngotError, errnoCode } from '../core/errors.js';
 
 export interface HttpClientOptions {
@@ -275,6 +276,40 @@ export function normalizedHttpError(e: unknown): unknown {
   return Object.assign(new Error(msg, { cause: e }), { code });
 }
 
+/**
+ * undici's connector, with the requests one tick writes to a connection sent together: undici
+ * writes each pipelined request with its own `socket.write` (one system call, and on loopback
+ * one segment for the server to take in, each), so the socket is corked at its first write in
+ * a tick and uncorked on the next (`process.nextTick`, as node's own HTTP client does), which
+ * sends them as one `writev`.
+ */
+function coalescingConnector(timeout: number): buildConnector.connector {
+  const connect = buildConnector({ timeout });
+  return (opts, callback) =>
+    connect(opts, (err, socket) => {
+      if (socket) coalesceWrites(socket);
+      if (err) callback(err, null);
+      else callback(null, socket!);
+    });
+}
+
+function coalesceWrites(socket: Socket): void {
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    socket.uncork();
+  };
+  const write = socket.write;
+  socket.write = function (this: Socket, ...args: unknown[]): boolean {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as Socket['write'];
+}
+
 export class HttpClient {
   /** Pipelining agent: up to 4 connections per origin, the requests in flight spread over them. */
   private readonly agent: Agent;
@@ -289,7 +324,7 @@ export class HttpClient {
     const connections = Math.min(4, inFlight);
     this.stallMs = opts.stallMs ?? 30000;
     const timeouts = { headersTimeout: this.stallMs, bodyTimeout: this.stallMs, connectTimeout: this.stallMs };
-    this.agent = new Agent({ connections, pipelining: Math.ceil(inFlight / connections), ...timeouts });
+    this.agent = new Agent({ connections, pipelining: Math.ceil(inFlight / connections), ...timeouts, connect: coalescingConnector(this.stallMs) });
     // As many connections as the pipelining agent: servers that close connections are often
     // small ones with short listen queues (Python's http.server: 5), where more connects at
     // once overflow the queue and wait for SYN retransmits.
