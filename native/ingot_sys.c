@@ -1385,7 +1385,7 @@ static napi_value js_pull_store_content(napi_env env, napi_callback_info info) {
  * pairs (the received .filez body, its checksum as 64 lowercase hex). A body whose header is
  * that of a regular file without xattrs (header length 26: size, uid, gid, mode, rdev, an empty
  * symlink target, no xattrs, in GVariant normal form) is handled as pullStoreContent does, with
- * the file header and user.ostreemeta derived here: written to dir/XX/CHECKSUM.file (bare-user:
+ * the file header and user.ostreemeta derived here: written to dir/XX/REST.file (bare-user:
  * the inflated data, mode (mode & 0775) | 0400, user.ostreemeta, mtime 0) or .filez (archive:
  * the body as received, mode 0644), XX the checksum's first two digits (an existing
  * directory), through a .part name. Each result is the bytes
@@ -1457,7 +1457,7 @@ static int psfb_prepare(psfb_job *b, const psfb_item *it, psc_job *j) {
     j->has_body = 1;
     j->fmode = 0644;
   }
-  int n = snprintf(j->dest, sizeof j->dest, "%s/%.2s/%s.%s", b->dir, j->sum, j->sum, b->bare_user ? "file" : "filez");
+  int n = snprintf(j->dest, sizeof j->dest, "%s/%.2s/%s.%s", b->dir, j->sum, j->sum + 2, b->bare_user ? "file" : "filez");
   if (n < 0 || (size_t)n >= sizeof j->dest) return 0;
   snprintf(j->part, sizeof j->part, "%s.part", j->dest);
   return 1;
@@ -1493,7 +1493,7 @@ static napi_value psfb_result(napi_env env, psfb_job *b, const psfb_item *it) {
   memcpy(j.hex, it->hex, sizeof j.hex);
   j.part[0] = 0;
   if (it->kind == 3) {
-    int n = snprintf(j.part, sizeof j.part, "%s/%.2s/%.64s.%s.part", b->dir, it->sum, it->sum, b->bare_user ? "file" : "filez");
+    int n = snprintf(j.part, sizeof j.part, "%s/%.2s/%.62s.%s.part", b->dir, it->sum, it->sum + 2, b->bare_user ? "file" : "filez");
     if (n < 0 || (size_t)n >= sizeof j.part) j.part[0] = 0;
   }
   return psc_result(env, &j, &failed);
@@ -1801,7 +1801,7 @@ static napi_value js_deflate_file(napi_env env, napi_callback_info info) {
  * (uid and gid from the file unless ownerUid/ownerGid are >= 0, its mode, no rdev, no target,
  * no xattrs: 18 bytes of GVariant after the 8-byte length prefix); the content checksum, SHA-256
  * of prefix || header || data; then, unless objects/XX/REST.file exists, the object is written
- * to stagingDir/XX/CHECKSUM.file (O_EXCL): the data, then bare: fchown to uid/gid and fchmod to
+ * to stagingDir/XX/REST.file (O_EXCL): the data, then bare: fchown to uid/gid and fchmod to
  * the mode's permission bits; bare-user: fchmod to (mode & 0775) | 0400 and user.ostreemeta set
  * to (uid, gid, mode, no xattrs) as GVariant (uuua(ayay)); both: atime and mtime 0.
  * status[i]: 0 written (digests[i], sizes[i] set), 1 already present (in objects/ or staged by
@@ -1879,7 +1879,7 @@ static void sbf_one(sbf_job *j, sbf_item *it, int sfd, int ofd, unsigned char **
     char h64[65];
     hex32(it->digest, h64);
     snprintf(obj, sizeof obj, "%.2s/%s.file", h64, h64 + 2);
-    snprintf(staged, sizeof staged, "%.2s/%s.file", h64, h64);
+    snprintf(staged, sizeof staged, "%.2s/%s.file", h64, h64 + 2);
     struct stat ost;
     if (fstatat(ofd, obj, &ost, AT_SYMLINK_NOFOLLOW) == 0) { it->status = 1; return; }
     int out = openat(sfd, staged, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);

@@ -52,7 +52,7 @@ export interface NativeSys {
    * Stores a batch of regular files as content objects of a bare (`bare` true) or bare-user
    * repository, as one job on the libuv thread pool: each file without xattrs (when
    * `checkXattrs`) and at most `maxSize` bytes is hashed and, unless objects/ has it, written
-   * to stagingDir/XX/CHECKSUM.file with the mode's ownership, permissions, user.ostreemeta and
+   * to stagingDir/XX/REST.file with the mode's ownership, permissions, user.ostreemeta and
    * mtime 0. ownerUid/ownerGid override the files' own when >= 0. status[i]: 0 written, 1 already
    * present, 2 left to the caller (xattrs, large, not a regular file, ended early), 3 failed
    * (errors[i] is an errno Error naming the call and the path).

@@ -55,12 +55,102 @@ function parseMode(s: string | undefined, where: string): RepoMode {
 export const MAX_METADATA_SIZE = 10 * 1024 * 1024;
 
 /**
- * Where a transaction stages an object: `STAGING/XX/CHECKSUM.EXT`. One subdirectory per
- * prefix, as in objects/, so that threads creating objects do not all contend for one
- * directory's lock.
+ * Where a transaction (or a pull) stages an object: `STAGING/XX/REST.EXT`, laid out as in
+ * objects/ (XX the checksum's first two digits, REST the other 62). One subdirectory per
+ * prefix, so that threads creating objects do not all contend for one directory's lock, and
+ * `publishStaged` can move a whole prefix directory into a repository that lacks it.
  */
 export function stagedObjectPath(stagingDir: string, checksum: string, ext: string): string {
-  return `${stagingDir}/${checksum.slice(0, 2)}/${checksum}.${ext}`;
+  return `${stagingDir}/${checksum.slice(0, 2)}/${checksum.slice(2)}.${ext}`;
+}
+
+/** The mode of a staging's prefix directories: that of objects/XX (`mkdirp`), as they may become one. */
+export const STAGING_PREFIX_MODE = 0o755;
+
+/** Publish order: content, dirmeta, dirtree, then detached metadata and commits. */
+const PUBLISH_ORDER: Record<string, number> = { file: 0, filez: 0, dirmeta: 1, dirtree: 2, commitmeta: 3, commit: 4 };
+const STAGED_NAME = /^[0-9a-f]{62}\.([a-z]+)$/;
+
+export interface PublishOptions {
+  /** Called just before each rename, of a prefix directory or of one object (`commit`: a commit object's). */
+  beforeRename: (commit: boolean) => void;
+  /** An extension whose staged objects replace the repository's (a pull's commitmeta). */
+  replace?: string;
+}
+
+/**
+ * Moves the objects staged in `stagingDir` (`XX/REST.EXT`) into `objectsDir`: content, dirmeta,
+ * dirtree, then detached metadata and commits, so that a commit becomes visible only after its
+ * tree. A prefix directory that objects/ lacks (every one, in an empty repository) moves with
+ * one rename when it holds no commit or detached metadata, after the leftovers of a killed
+ * writer in it (any other name) are deleted; the other objects move one by one without
+ * replacing (EEXIST: already there). The caller made the staged objects durable first.
+ * Returns how many objects were new and the objects/XX folders that got objects one by one
+ * (to fsync; a moved directory is an entry of objects/ itself).
+ */
+export function publishStaged(stagingDir: string, objectsDir: string, opts: PublishOptions): { moved: number; dirs: Set<string> } {
+  const items: { src: string; dest: string; pre: string; ext: string; order: number }[] = [];
+  const dirs = new Set<string>();
+  let moved = 0;
+  let subs: string[];
+  try {
+    subs = fs.readdirSync(stagingDir).filter((n) => /^[0-9a-f]{2}$/.test(n));
+  } catch (e) {
+    throw ioError(e, 'cannot list', stagingDir);
+  }
+  for (const sub of subs) {
+    const subDir = `${stagingDir}/${sub}`;
+    let names: string[];
+    try {
+      names = fs.readdirSync(subDir);
+    } catch (e) {
+      throw ioError(e, 'cannot list', subDir);
+    }
+    const objects: typeof items = [];
+    const leftovers: string[] = [];
+    let whole = true;
+    for (const name of names) {
+      const m = STAGED_NAME.exec(name);
+      const order = m ? PUBLISH_ORDER[m[1]!] : undefined;
+      if (order === undefined) {
+        leftovers.push(name);
+        continue;
+      }
+      if (order >= PUBLISH_ORDER['commitmeta']!) whole = false;
+      objects.push({ src: `${subDir}/${name}`, dest: `${objectsDir}/${sub}/${name}`, pre: sub, ext: m![1]!, order });
+    }
+    if (objects.length === 0) continue;
+    const dest = `${objectsDir}/${sub}`;
+    if (whole && !fs.existsSync(dest)) {
+      for (const n of leftovers) rmQuiet(`${subDir}/${n}`);
+      opts.beforeRename(false);
+      try {
+        sys().rename2(subDir, dest, RENAME_NOREPLACE);
+        moved += objects.length;
+        continue;
+      } catch (e) {
+        // Another writer made objects/XX meanwhile: one by one, as below.
+        if (errnoCode(e) !== 'EEXIST') throw ioError(e, 'cannot store objects in', dest);
+      }
+    }
+    items.push(...objects);
+  }
+  items.sort((a, b) => a.order - b.order);
+  for (const it of items) {
+    if (!dirs.has(it.pre)) {
+      mkdirp(`${objectsDir}/${it.pre}`);
+      dirs.add(it.pre);
+    }
+    opts.beforeRename(it.ext === 'commit');
+    try {
+      if (it.ext === opts.replace) fs.renameSync(it.src, it.dest);
+      else sys().rename2(it.src, it.dest, RENAME_NOREPLACE);
+      moved++;
+    } catch (e) {
+      if (it.ext === opts.replace || errnoCode(e) !== 'EEXIST') throw ioError(e, 'cannot store object', it.dest);
+    }
+  }
+  return { moved, dirs };
 }
 
 export function objectExt(type: ObjectType, mode: RepoMode): string {
@@ -507,12 +597,10 @@ export class Repo {
   }
 }
 
-const PUBLISH_ORDER: Record<string, number> = { file: 0, filez: 0, dirmeta: 1, dirtree: 2, commit: 3 };
-
 /**
  * A write transaction. Objects are staged in `tmp/ingot-staging-PID-RANDOM/` as
- * `CHECKSUM.EXT`; `publish` moves them into objects/ (content, then dirmeta, dirtree, and
- * commits last) after the caller made them durable. A crashed transaction leaves only its
+ * `XX/REST.EXT` (`stagedObjectPath`); `publish` moves them into objects/ (content, then
+ * dirmeta, dirtree, and commits last) after the caller made them durable. A crashed transaction leaves only its
  * staging directory, which the next transaction removes once its process is gone.
  */
 export class Transaction {
@@ -531,7 +619,7 @@ export class Transaction {
     if (!this.lock.tryAcquire('exclusive')) throw new IngotError('INTERNAL', `cannot lock new staging directory ${fresh}`);
     this.dir = path.join(repo.tmpDir(), `ingot-staging-${id}`);
     try {
-      for (let i = 0; i < 256; i++) fs.mkdirSync(path.join(fresh, i.toString(16).padStart(2, '0')), { mode: 0o700 });
+      for (let i = 0; i < 256; i++) fs.mkdirSync(path.join(fresh, i.toString(16).padStart(2, '0')), { mode: STAGING_PREFIX_MODE });
       fs.renameSync(fresh, this.dir);
     } catch (e) {
       this.lock.release();
@@ -540,48 +628,16 @@ export class Transaction {
     }
   }
 
-  /** Moves every staged object into objects/; returns how many were new. */
+  /** Moves every staged object into objects/ (`publishStaged`); returns how many were new. */
   publish(): number {
-    const objects: { name: string; checksum: string; ext: string; order: number }[] = [];
-    for (let i = 0; i < 256; i++) {
-      const sub = i.toString(16).padStart(2, '0');
-      let names: string[];
-      try {
-        names = fs.readdirSync(`${this.dir}/${sub}`);
-      } catch (e) {
-        throw ioError(e, 'cannot list', `${this.dir}/${sub}`);
-      }
-      for (const name of names) {
-        const dot = name.indexOf('.');
-        if (dot !== 64) continue;
-        const ext = name.slice(65);
-        const order = PUBLISH_ORDER[ext];
-        if (order === undefined) continue;
-        objects.push({ name: `${sub}/${name}`, checksum: name.slice(0, 64), ext, order });
-      }
-    }
-    objects.sort((a, b) => a.order - b.order);
-    const objDir = path.join(this.repo.path, 'objects');
-    let moved = 0;
-    const made = this.publishedDirs;
-    for (const o of objects) {
-      const pre = o.checksum.slice(0, 2);
-      const dest = `${objDir}/${pre}/${o.checksum.slice(2)}.${o.ext}`;
-      const src = `${this.dir}/${o.name}`;
-      if (!made.has(pre)) {
-        mkdirp(`${objDir}/${pre}`);
-        made.add(pre);
-      }
-      failpoint('publish-object');
-      if (o.order === 3) failpoint('publish-commit-object');
-      try {
-        sys().rename2(src, dest, RENAME_NOREPLACE);
-        moved++;
-      } catch (e) {
-        if (errnoCode(e) !== 'EEXIST') throw ioError(e, 'cannot store object', dest);
-      }
-    }
-    return moved;
+    const r = publishStaged(this.dir, path.join(this.repo.path, 'objects'), {
+      beforeRename: (commit) => {
+        failpoint('publish-object');
+        if (commit) failpoint('publish-commit-object');
+      },
+    });
+    for (const pre of r.dirs) this.publishedDirs.add(pre);
+    return r.moved;
   }
 
   /** The objects/XX folders that `publish` renamed objects into. */

@@ -31,7 +31,7 @@ import * as os from 'node:os';
 export interface StoreContext {
   repoPath: string;
   /**
-   * The transaction's staging directory: new objects are written here as `CHECKSUM.EXT` and
+   * The transaction's staging directory: new objects are written here as `XX/REST.EXT` and
    * moved into objects/ only after a syncfs, so objects/ never holds a file that a power loss
    * could leave empty.
    */

@@ -5,7 +5,7 @@
  *
  * Contract:
  * - One staging directory per target commit, `tmp/ingot-pull-COMMIT/`, locked (OFD lock on its
- *   `.lock`) for the life of the pull. A staged object is `CHECKSUM.EXT` in it; it gets that
+ *   `.lock`) for the life of the pull. A staged object is `XX/REST.EXT` in it; it gets that
  *   name (by rename) only once it is complete and verified, so a killed pull leaves only whole
  *   objects and `.part` files. `repo.Transaction` stagings are not used because a new
  *   transaction removes the staging of a dead process, which would make every resume start over.
@@ -14,7 +14,8 @@
  *   nothing is fetched twice. Stagings of other commits whose pull is gone are a source too:
  *   their objects are verified and moved over when the walk needs them.
  * - `publish` runs after a syncfs: content, dirmeta, dirtree, then the detached metadata and
- *   the commit, each renamed into objects/ without replacing.
+ *   the commit, renamed into objects/ without replacing (`repo.publishStaged`: a prefix
+ *   directory that objects/ lacks moves whole, unless it holds a commit).
  * - Content: the `.filez` header is parsed, the deflate stream inflated and the checksum
  *   computed over the uncompressed header and data while the body streams. Archive targets keep
  *   the received bytes verbatim (what ostree does); bare-user and bare get a file with the
@@ -41,7 +42,7 @@ import { FileLock } from '../platform/lock.js';
 import { sys, RENAME_NOREPLACE } from '../platform/sys.js';
 import { mkdirp, rmQuiet } from '../platform/fs.js';
 import { failpoint } from '../platform/failpoint.js';
-import { stagedObjectPath, type Repo, type RepoMode } from '../repo/repo.js';
+import { STAGING_PREFIX_MODE, publishStaged, stagedObjectPath, type Repo, type RepoMode } from '../repo/repo.js';
 import { bareUserFileMode } from '../repo/store-file.js';
 import { readXattrs } from '../repo/content.js';
 import type { StreamSink } from './fetcher.js';
@@ -51,7 +52,7 @@ export type StagedExt = 'commit' | 'commitmeta' | 'dirtree' | 'dirmeta' | 'file'
 const PREFIX = 'ingot-pull-';
 
 /**
- * A pull stages its objects as a commit's transaction does, `STAGING/XX/CHECKSUM.EXT` (the
+ * A pull stages its objects as a commit's transaction does, `STAGING/XX/REST.EXT` (the
  * static-delta applier writes the same layout). One flat directory would save the prefix
  * directories' mkdir and rmdir, but the threads that create objects at once then all take that
  * one directory's lock and search its one large index: measured on ext4, twice the kernel time
@@ -68,7 +69,7 @@ function ensurePrefix(dir: string, checksum: string, made: Set<string>): void {
   if (made.has(pre)) return;
   const d = `${dir}/${pre}`;
   try {
-    fs.mkdirSync(d, { mode: 0o700 });
+    fs.mkdirSync(d, { mode: STAGING_PREFIX_MODE });
   } catch (e) {
     if (errnoCode(e) !== 'EEXIST') throw ioError(e, 'cannot create directory', d);
   }
@@ -112,6 +113,11 @@ export class PullStaging {
 
   static exists(repo: Repo, commit: string): boolean {
     return fs.existsSync(path.join(repo.tmpDir(), PREFIX + commit));
+  }
+
+  /** Whether an earlier pull of `commit` left object `checksum.ext` in its staging (not verified). */
+  static isStaged(repo: Repo, commit: string, checksum: string, ext: StagedExt): boolean {
+    return fs.existsSync(stagedPath(path.join(repo.tmpDir(), PREFIX + commit), checksum, ext));
   }
 
   /**
@@ -178,7 +184,7 @@ export class PullStaging {
     for (let i = 0; i < 256; i++) {
       const sub = path.join(this.dir, i.toString(16).padStart(2, '0'));
       try {
-        fs.mkdirSync(sub, { mode: 0o700 });
+        fs.mkdirSync(sub, { mode: STAGING_PREFIX_MODE });
       } catch (e) {
         if (errnoCode(e) !== 'EEXIST') throw ioError(e, 'cannot create directory', sub);
       }
@@ -269,52 +275,16 @@ export class PullStaging {
   }
 
   /**
-   * Moves every staged object into objects/ (content, dirmeta, dirtree, commitmeta, commit).
-   * The caller flushed the file system first. Returns how many objects were new.
+   * Moves every staged object into objects/ (`publishStaged`: a prefix directory that objects/
+   * lacks moves whole unless it holds a commit; commits last). The detached metadata replaces
+   * the repository's (a signature may have been added on the server). The caller flushed the
+   * file system first. Returns how many objects were new.
    */
   publish(): number {
-    const order: Record<string, number> = { file: 0, filez: 0, dirmeta: 1, dirtree: 2, commitmeta: 3, commit: 4 };
-    const items: { src: string; checksum: string; ext: string; order: number }[] = [];
-    for (const sub of fs.readdirSync(this.dir)) {
-      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
-      for (const name of fs.readdirSync(`${this.dir}/${sub}`)) {
-        if (name.indexOf('.') !== 64 || !name.startsWith(sub)) continue;
-        const ext = name.slice(65);
-        const o = order[ext];
-        if (o === undefined) continue;
-        items.push({ src: `${this.dir}/${sub}/${name}`, checksum: name.slice(0, 64), ext, order: o });
-      }
-    }
-    items.sort((a, b) => a.order - b.order);
-    let moved = 0;
-    const made = new Set<string>();
-    for (const it of items) {
-      const pre = it.checksum.slice(0, 2);
-      const destDir = path.join(this.repo.path, 'objects', pre);
-      if (!made.has(pre)) {
-        mkdirp(destDir);
-        made.add(pre);
-      }
-      const dest = path.join(destDir, `${it.checksum.slice(2)}.${it.ext}`);
-      failpoint('pull-publish-object');
-      if (it.ext === 'commitmeta') {
-        // Detached metadata may change on the server (a signature added): replace.
-        try {
-          fs.renameSync(it.src, dest);
-          moved++;
-        } catch (e) {
-          throw ioError(e, 'cannot store object', dest);
-        }
-        continue;
-      }
-      try {
-        sys().rename2(it.src, dest, RENAME_NOREPLACE);
-        moved++;
-      } catch (e) {
-        if (errnoCode(e) !== 'EEXIST') throw ioError(e, 'cannot store object', dest);
-      }
-    }
-    return moved;
+    return publishStaged(this.dir, path.join(this.repo.path, 'objects'), {
+      beforeRename: () => failpoint('pull-publish-object'),
+      replace: 'commitmeta',
+    }).moved;
   }
 
   /** Releases the staging lock; `remove` also deletes it (and the dead stagings it drew from). */
@@ -429,7 +399,7 @@ interface PullNative {
   /**
    * The common case for many objects as one job on the libuv thread pool: `items` holds pairs
    * (a received .filez body, its checksum); a regular file without xattrs is verified and
-   * written to dir/XX/CHECKSUM.file (bare-user) or .filez (archive), XX its first two digits
+   * written to dir/XX/REST.file (bare-user) or .filez (archive), XX its first two digits
    * (the directory must exist). Each result is the bytes
    * written, the Error pullStoreContent would throw, or null for a body it leaves to the
    * caller. The buffers must stay unchanged until it settles.
@@ -586,7 +556,7 @@ function openExclusive(p: string): number {
 
 /** Where a content sink puts its object: the staged name, and the note that it is complete. */
 export interface StageTarget {
-  /** The staging directory (objects go to DIR/XX/CHECKSUM.EXT). */
+  /** The staging directory (objects go to DIR/XX/REST.EXT). */
   readonly dir: string;
   /** The staged path of an object, its prefix folder made. */
   target(checksum: string, ext: StagedExt): string;

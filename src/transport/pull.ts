@@ -576,7 +576,7 @@ function countFetched(ctx: Ctx): void {
 async function dryRun(ctx: Ctx, c: Checksum, commit: Commit): Promise<DryRunReport> {
   const { repo } = ctx;
   const sizes = commitSizes(commit);
-  const has = (k: string, t: ObjectType): boolean => repo.hasObject(k, t) || fs.existsSync(`${repo.tmpDir()}/ingot-pull-${c}/${k.slice(0, 2)}/${k}.${extFor(ctx, t)}`);
+  const has = (k: string, t: ObjectType): boolean => repo.hasObject(k, t) || PullStaging.isStaged(repo, c, k, extFor(ctx, t));
   if (sizes) {
     const m = missingFromSizes(sizes, has);
     const commitMissing = repo.hasObject(c, 'commit') ? 0 : 1;

@@ -1,7 +1,7 @@
 /**
  * The pull's two write failpoints: `pull-stage-object` (an object was just staged, under its
  * final staged name) and `pull-publish-object` (staged objects are being renamed into
- * objects/). A pull killed (SIGKILL) at each of them leaves the repository consistent, and the
+ * objects/, a prefix folder or an object at a time). A pull killed (SIGKILL) at each of them leaves the repository consistent, and the
  * next pull finishes with the right tree, fetching no object that the killed one had staged or
  * published; `ostree fsck` is clean.
  */
@@ -88,7 +88,8 @@ suite('ingot pull killed at its write failpoints', () => {
         assert.ok(staged.size >= 11, `objects were staged before the kill (${staged.size})`);
         assert.equal(published.size, 0, 'nothing published before the staging was complete');
       } else {
-        assert.equal(published.size, 24, 'the kill landed in the middle of the publish');
+        // 24 renames happened: of whole prefix folders (objects/ lacked them) or single objects.
+        assert.ok(published.size >= 24, `the kill landed in the middle of the publish (${published.size} published)`);
         assert.ok(staged.size > 0, 'the rest is still staged');
         assert.ok(![...published].some((o) => o.endsWith('.commit')), 'the commit is published last');
       }

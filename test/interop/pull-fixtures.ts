@@ -106,14 +106,14 @@ export function pullStagings(repo: string): string[] {
   return fs.readdirSync(path.join(repo, 'tmp')).filter((n) => n.startsWith('ingot-pull-'));
 }
 
-/** `CHECKSUM.EXT` of every object in the pull stagings of `repo` (laid out as objects/: `XX/CHECKSUM.EXT`). */
+/** `CHECKSUM.EXT` of every object in the pull stagings of `repo` (laid out as objects/: `XX/REST.EXT`). */
 export function stagedObjects(repo: string): Set<string> {
   const out = new Set<string>();
   for (const s of pullStagings(repo)) {
     const dir = path.join(repo, 'tmp', s);
     for (const pre of fs.readdirSync(dir)) {
       if (!/^[0-9a-f]{2}$/.test(pre)) continue;
-      for (const n of fs.readdirSync(path.join(dir, pre))) if (/^[0-9a-f]{64}\.[a-z]+$/.test(n)) out.add(n);
+      for (const n of fs.readdirSync(path.join(dir, pre))) if (/^[0-9a-f]{62}\.[a-z]+$/.test(n)) out.add(pre + n);
     }
   }
   return out;

@@ -14,6 +14,7 @@ import * as zlib from 'node:zlib';
 import { encodeFileHeader, encodeFilezHeader, type FileHeader } from '../../src/codecs/ostree/objects.js';
 import { ContentSink, stageTarget, verifyStagedContent } from '../../src/transport/pull-store.js';
 import type { Checksum } from '../../src/core/checksum.js';
+import { stagedObjectPath } from '../../src/repo/repo.js';
 import { cleanup, prng, tmpdir } from '../helpers.js';
 
 const OBJECTS = 60;
@@ -46,7 +47,7 @@ suite('pull: bodies held in memory are bounded by bytes', () => {
       const sinks = bodies.map((b) => new ContentSink(target, mode, b.checksum, `test:${b.checksum}`));
       // Every body's first part arrives before any body completes.
       for (let i = 0; i < OBJECTS; i++) await sinks[i]!.write(bodies[i]!.filez.subarray(0, FIRST));
-      const streaming = bodies.filter((b) => fs.existsSync(path.join(dir, b.checksum.slice(0, 2), `${b.checksum}.${ext}.part`))).length;
+      const streaming = bodies.filter((b) => fs.existsSync(`${stagedObjectPath(dir, b.checksum, ext)}.part`)).length;
       assert.ok(streaming >= OBJECTS / 4, `bodies past the budget stream to disk (${streaming} of ${OBJECTS})`);
       assert.ok(streaming < OBJECTS, 'bodies within the budget are held whole');
       for (let i = 0; i < OBJECTS; i++) {
@@ -54,7 +55,7 @@ suite('pull: bodies held in memory are bounded by bytes', () => {
         await sinks[i]!.end();
       }
       for (const b of bodies) {
-        const p = path.join(dir, b.checksum.slice(0, 2), `${b.checksum}.${ext}`);
+        const p = stagedObjectPath(dir, b.checksum, ext);
         assert.ok(verifyStagedContent(p, b.checksum, mode), `${b.checksum} is staged and verifies`);
         assert.equal(fs.existsSync(`${p}.part`), false);
       }

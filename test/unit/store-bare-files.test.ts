@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { sys } from '../../src/platform/sys.js';
 import { decodeUserMeta } from '../../src/codecs/ostree/objects.js';
 import { storeRegularFile, type StoreContext } from '../../src/repo/store-file.js';
+import { stagedObjectPath } from '../../src/repo/repo.js';
 import { cleanup, prng, tmpdir } from '../helpers.js';
 
 let work: string;
@@ -38,7 +39,7 @@ function ctxFor(mode: 'bare' | 'bare-user', staging: string, objects: string, ow
 }
 
 function staged(staging: string, checksum: string): string {
-  return path.join(staging, checksum.slice(0, 2), `${checksum}.file`);
+  return stagedObjectPath(staging, checksum, 'file');
 }
 
 suite('storeBareFiles', () => {
