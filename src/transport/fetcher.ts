@@ -127,23 +127,38 @@ export class Fetcher {
     return found ? sink.result() : null;
   }
 
-  /** Streams `rel` into `sink`. Returns false for 404 when `optional`. */
+  /**
+   * Streams `rel` into `sink`. Returns false for 404 when `optional`. A request holds one of
+   * the fetcher's slots while its response arrives; `sink.end()` (verifying and storing) runs
+   * after the slot is free, so that the next request goes out meanwhile.
+   */
   async fetchInto(rel: string, sink: StreamSink, opts: { optional?: boolean; maxSize: number }): Promise<boolean> {
     const url = this.url(rel);
     let delay = 200;
     let corruptRetried = false;
     for (let attempt = 1; ; attempt++) {
       await this.slots.acquire();
-      let failure: Failure;
-      let err: unknown;
+      let failed = false;
+      let err: unknown = null;
+      let received = false;
       try {
-        return await this.once(url, sink, opts);
+        received = await this.once(url, sink, opts);
       } catch (e) {
+        failed = true;
         err = e;
-        failure = classify(e);
       } finally {
         this.slots.release();
       }
+      if (!failed) {
+        if (!received) return false;
+        try {
+          await sink.end();
+          return true;
+        } catch (e) {
+          err = e;
+        }
+      }
+      const failure = classify(err);
       if (failure === 'corrupt' && !corruptRetried) {
         corruptRetried = true;
         sink.reset();
@@ -161,6 +176,7 @@ export class Fetcher {
     }
   }
 
+  /** One request: true once the whole body is in `sink` (not ended yet), false for a missing file. */
   private async once(url: string, sink: StreamSink, opts: { optional?: boolean; maxSize: number }): Promise<boolean> {
     const from = sink.offset;
     this.stats.requests++;
@@ -178,7 +194,6 @@ export class Fetcher {
       // Nothing after byte `from`: the body may be complete already; the sink's verification
       // decides (a refusal restarts from byte 0).
       drain(res);
-      await sink.end();
       return true;
     }
     if (res.status === 206 && from > 0) {
@@ -247,7 +262,6 @@ export class Fetcher {
         data: { url, transient: true },
       });
     }
-    await sink.end();
     return true;
   }
 }

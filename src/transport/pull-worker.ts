@@ -99,7 +99,9 @@ export class ContentRunner {
   }
 
   private pump(): void {
-    while (this.stop === null && this.active < this.init.concurrency && this.head < this.queue.length) {
+    // Objects being verified and stored have left the fetcher's slots (Fetcher.fetchInto): as
+    // many again as there are requests in flight may wait for the store.
+    while (this.stop === null && this.active < 2 * this.init.concurrency && this.head < this.queue.length) {
       const j = this.queue[this.head++]!;
       this.active++;
       this.run(j).then(
