@@ -15,7 +15,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Agent, buildConnector } from 'undici';
+import type { buildConnector as BuildConnector } from 'undici';
+import Agent from 'undici/lib/dispatcher/agent.js';
+import buildConnector from 'undici/lib/core/connect.js';
 import { IngotError, errnoCode } from '../core/errors.js';
 
 export interface HttpClientOptions {
@@ -283,7 +285,7 @@ export function normalizedHttpError(e: unknown): unknown {
  * a tick and uncorked on the next (`process.nextTick`, as node's own HTTP client does), which
  * sends them as one `writev`.
  */
-function coalescingConnector(timeout: number): buildConnector.connector {
+function coalescingConnector(timeout: number): BuildConnector.connector {
   const connect = buildConnector({ timeout });
   return (opts, callback) =>
     connect(opts, (err, socket) => {
