@@ -79,12 +79,12 @@ export interface PublishOptions {
 }
 
 /**
- * Moves the objects staged in `stagingDir` (`XX/REST.EXT`) into `objectsDir`: content, dirmeta,
- * dirtree, then detached metadata and commits, so that a commit becomes visible only after its
- * tree. A prefix directory that objects/ lacks (every one, in an empty repository) moves with
- * one rename when it holds no commit or detached metadata, after the leftovers of a killed
- * writer in it (any other name) are deleted; the other objects move one by one without
- * replacing (EEXIST: already there). The caller made the staged objects durable first.
+ * Moves the objects staged in `stagingDir` (`XX/REST.EXT`) into `objectsDir`, commits last, so
+ * that a commit becomes visible only after its whole tree. First, each prefix directory that
+ * objects/ lacks (every one, in an empty repository) moves with one rename when it holds no
+ * commit or detached metadata, after the leftovers of a killed writer in it (any other name)
+ * are deleted. Then the other objects move one by one without replacing (EEXIST: already
+ * there): content, dirmeta, dirtree, detached metadata, commits. The caller made the staged objects durable first.
  * Returns how many objects were new and the objects/XX folders that got objects one by one
  * (to fsync; a moved directory is an entry of objects/ itself).
  */
@@ -599,8 +599,8 @@ export class Repo {
 
 /**
  * A write transaction. Objects are staged in `tmp/ingot-staging-PID-RANDOM/` as
- * `XX/REST.EXT` (`stagedObjectPath`); `publish` moves them into objects/ (content, then
- * dirmeta, dirtree, and commits last) after the caller made them durable. A crashed transaction leaves only its
+ * `XX/REST.EXT` (`stagedObjectPath`); `publish` moves them into objects/ (`publishStaged`:
+ * commits last) after the caller made them durable. A crashed transaction leaves only its
  * staging directory, which the next transaction removes once its process is gone.
  */
 export class Transaction {
